@@ -1,0 +1,181 @@
+"""The corrected variant, ``fixed``: the seed with each finding's fix.
+
+Only the functions a finding touches are overridden; every change carries
+``FIX(Fn)`` naming the finding in docs/findings/ that explains it.
+"""
+
+from __future__ import annotations
+
+from impl import kernel
+from impl.kernel import (
+    ENOMEM,
+    NULL,
+    SWAP_AGAIN,
+    SWAP_FAIL,
+    SWAP_SUCCESS,
+    VM_LOCKED,
+    ClearPageDirect,
+    Page,
+    PageDirect,
+    PageReserved,
+    PageSwapCache,
+    Pte,
+    PteChain,
+    SetPageDirect,
+    _Null,
+    find_vma,
+    pte_dirty,
+    pte_pfn,
+    ptep_get_and_clear,
+    ptep_to_address,
+    ptep_to_mm,
+    set_page_dirty,
+    set_pte,
+    swp_entry_to_pte,
+)
+from impl.rmap_seed import SeedRmap
+
+
+class FixedRmap(SeedRmap):
+    name = "fixed"
+
+    def page_add_rmap(self, page: Page, ptep: Pte) -> int | None:
+        k = self.k
+        pfn = pte_pfn(ptep.val)
+        if self.debug_rmap:
+            self._debug_check_args(page, ptep)
+        if not k.pfn_valid(pfn) or PageReserved(page):
+            return None
+        if self.debug_rmap:
+            self._debug_check_not_mapped(page, ptep)
+        k.pte_chain_lock(page)
+        # FIX(F3): take every node this call needs before changing anything,
+        # and give up with -ENOMEM (nothing changed) when GFP_ATOMIC fails.
+        wanted = 2 if PageDirect(page) else 1 if page.pte.chain else 0
+        nodes: list[PteChain] = []
+        for _ in range(wanted):
+            node = self.pte_chain_alloc()
+            if not node:
+                for got in nodes:
+                    self.pte_chain_free(got, NULL, None)
+                k.pte_chain_unlock(page)
+                return -ENOMEM
+            assert isinstance(node, PteChain)
+            nodes.append(node)
+        if PageDirect(page):
+            pte_chain = nodes.pop()
+            pte_chain.ptep = page.pte.direct
+            pte_chain.next = NULL
+            page.pte.chain = pte_chain
+            ClearPageDirect(page)
+        if page.pte.chain:
+            pte_chain = nodes.pop()
+            pte_chain.ptep = ptep
+            pte_chain.next = page.pte.chain
+            page.pte.chain = pte_chain
+        else:
+            page.pte.direct = ptep
+            SetPageDirect(page)
+        k.pte_chain_unlock(page)
+        k.inc_page_state("nr_reverse_maps")
+        return None
+
+    def page_remove_rmap(self, page: Page, ptep: Pte | _Null) -> None:
+        k = self.k
+        prev_pc: PteChain | _Null = NULL
+        if not page or not ptep:
+            kernel.BUG("page_remove_rmap without a page or a pte")
+        if not k.pfn_valid(k.page_to_pfn(page)) or PageReserved(page):
+            return
+        k.pte_chain_lock(page)
+        if PageDirect(page):
+            if page.pte.direct is ptep:
+                page.pte.direct = NULL
+                ClearPageDirect(page)
+                return self._remove_out(page)
+        else:
+            pc = page.pte.chain
+            while pc:
+                if pc.ptep is ptep:
+                    self.pte_chain_free(pc, prev_pc, page)
+                    pc = page.pte.chain
+                    if not pc.next:
+                        page.pte.direct = pc.ptep
+                        SetPageDirect(page)
+                        self.pte_chain_free(pc, NULL, None)
+                    return self._remove_out(page)
+                prev_pc, pc = pc, pc.next
+        if self.debug_rmap:
+            k.printk(f"page_remove_rmap: pte_chain {ptep!r} not present.")
+            k.printk(f"page_remove_rmap: only found: {self._entries_text(page)}")
+            k.printk("page_remove_rmap: driver cleared PG_reserved ?")
+        # FIX(F4): nothing was removed, so nr_reverse_maps stays.
+        k.pte_chain_unlock(page)
+        return None
+
+    def try_to_unmap_one(self, page: Page, ptep: Pte) -> int:
+        k = self.k
+        address = ptep_to_address(ptep)
+        mm = ptep_to_mm(ptep)
+        if not mm:
+            kernel.BUG("try_to_unmap_one of a pte with no mm")
+        if not k.spin_trylock(mm.page_table_lock):
+            return SWAP_AGAIN
+        vma = find_vma(mm, address)
+        # FIX(F5): find_vma may answer a vma above a hole; the pte is in no
+        # vma then, just as when find_vma answers NULL.
+        if not vma or address < vma.vm_start:
+            ret = SWAP_FAIL
+        elif vma.vm_flags & VM_LOCKED:
+            ret = SWAP_FAIL
+        else:
+            pte = ptep_get_and_clear(ptep)
+            k.flush_tlb_page(vma, address)
+            k.flush_cache_page(vma, address)
+            if PageSwapCache(page):
+                entry = page.index
+                k.swap_duplicate(entry)
+                set_pte(ptep, swp_entry_to_pte(entry))
+            if pte_dirty(pte):
+                set_page_dirty(page)
+            mm.rss -= 1
+            k.page_cache_release(page)
+            ret = SWAP_SUCCESS
+        k.spin_unlock(mm.page_table_lock)
+        return ret
+
+    def try_to_unmap(self, page: Page) -> int:
+        prev_pc: PteChain | _Null = NULL
+        ret = SWAP_SUCCESS
+        if PageReserved(page):
+            kernel.BUG("try_to_unmap of a reserved page")
+        if not kernel.PageLocked(page):
+            kernel.BUG("try_to_unmap of a page that is not locked")
+        if not page.mapping:
+            kernel.BUG("try_to_unmap of a page without backing store")
+        if PageDirect(page):
+            ret = self.try_to_unmap_one(page, page.pte.direct)
+            if ret == SWAP_SUCCESS:
+                page.pte.direct = NULL
+                ClearPageDirect(page)
+                self.k.dec_page_state("nr_reverse_maps")  # FIX(F2)
+        else:
+            pc = page.pte.chain
+            while pc:
+                next_pc = pc.next
+                result = self.try_to_unmap_one(page, pc.ptep)
+                if result == SWAP_SUCCESS:
+                    self.pte_chain_free(pc, prev_pc, page)
+                    self.k.dec_page_state("nr_reverse_maps")  # FIX(F2)
+                else:
+                    # FIX(F1): every entry that stays on the chain becomes
+                    # prev_pc, not only the SWAP_AGAIN ones.
+                    prev_pc = pc
+                    ret = result
+                pc = next_pc
+            pc = page.pte.chain
+            if pc and not pc.next:
+                page.pte.direct = pc.ptep
+                SetPageDirect(page)
+                self.pte_chain_free(pc, NULL, None)
+        return ret
