@@ -6,32 +6,23 @@ Only the functions a finding touches are overridden; every change carries
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from impl import kernel
 from impl.kernel import (
     ENOMEM,
     NULL,
-    SWAP_AGAIN,
-    SWAP_FAIL,
     SWAP_SUCCESS,
-    VM_LOCKED,
+    VMA,
     ClearPageDirect,
     Page,
     PageDirect,
     PageReserved,
-    PageSwapCache,
     Pte,
     PteChain,
     SetPageDirect,
     _Null,
-    find_vma,
-    pte_dirty,
     pte_pfn,
-    ptep_get_and_clear,
-    ptep_to_address,
-    ptep_to_mm,
-    set_page_dirty,
-    set_pte,
-    swp_entry_to_pte,
 )
 from impl.rmap_seed import SeedRmap
 
@@ -80,69 +71,15 @@ class FixedRmap(SeedRmap):
         k.inc_page_state("nr_reverse_maps")
         return None
 
-    def page_remove_rmap(self, page: Page, ptep: Pte | _Null) -> None:
-        k = self.k
-        prev_pc: PteChain | _Null = NULL
-        if not page or not ptep:
-            kernel.BUG("page_remove_rmap without a page or a pte")
-        if not k.pfn_valid(k.page_to_pfn(page)) or PageReserved(page):
-            return
-        k.pte_chain_lock(page)
-        if PageDirect(page):
-            if page.pte.direct is ptep:
-                page.pte.direct = NULL
-                ClearPageDirect(page)
-                return self._remove_out(page)
-        else:
-            pc = page.pte.chain
-            while pc:
-                if pc.ptep is ptep:
-                    self.pte_chain_free(pc, prev_pc, page)
-                    pc = page.pte.chain
-                    if not pc.next:
-                        page.pte.direct = pc.ptep
-                        SetPageDirect(page)
-                        self.pte_chain_free(pc, NULL, None)
-                    return self._remove_out(page)
-                prev_pc, pc = pc, pc.next
-        if self.debug_rmap:
-            k.printk(f"page_remove_rmap: pte_chain {ptep!r} not present.")
-            k.printk(f"page_remove_rmap: only found: {self._entries_text(page)}")
-            k.printk("page_remove_rmap: driver cleared PG_reserved ?")
+    def _remove_not_found(self, page: Page, ptep: Pte | _Null) -> None:
+        self._report_not_found(page, ptep)
         # FIX(F4): nothing was removed, so nr_reverse_maps stays.
-        k.pte_chain_unlock(page)
-        return None
+        self.k.pte_chain_unlock(page)
 
-    def try_to_unmap_one(self, page: Page, ptep: Pte) -> int:
-        k = self.k
-        address = ptep_to_address(ptep)
-        mm = ptep_to_mm(ptep)
-        if not mm:
-            kernel.BUG("try_to_unmap_one of a pte with no mm")
-        if not k.spin_trylock(mm.page_table_lock):
-            return SWAP_AGAIN
-        vma = find_vma(mm, address)
+    def _vma_holds(self, vma: VMA | None, address: int) -> TypeGuard[VMA]:
         # FIX(F5): find_vma may answer a vma above a hole; the pte is in no
         # vma then, just as when find_vma answers NULL.
-        if not vma or address < vma.vm_start:
-            ret = SWAP_FAIL
-        elif vma.vm_flags & VM_LOCKED:
-            ret = SWAP_FAIL
-        else:
-            pte = ptep_get_and_clear(ptep)
-            k.flush_tlb_page(vma, address)
-            k.flush_cache_page(vma, address)
-            if PageSwapCache(page):
-                entry = page.index
-                k.swap_duplicate(entry)
-                set_pte(ptep, swp_entry_to_pte(entry))
-            if pte_dirty(pte):
-                set_page_dirty(page)
-            mm.rss -= 1
-            k.page_cache_release(page)
-            ret = SWAP_SUCCESS
-        k.spin_unlock(mm.page_table_lock)
-        return ret
+        return vma is not None and vma.vm_start <= address
 
     def try_to_unmap(self, page: Page) -> int:
         prev_pc: PteChain | _Null = NULL

@@ -12,6 +12,8 @@ reaches them through ``self.k``.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from impl import kernel
 from impl.kernel import (
     BUG,
@@ -21,6 +23,7 @@ from impl.kernel import (
     SWAP_FAIL,
     SWAP_SUCCESS,
     VM_LOCKED,
+    VMA,
     ClearPageDirect,
     Kernel,
     Page,
@@ -156,13 +159,21 @@ class SeedRmap:
                         self.pte_chain_free(pc, NULL, None)
                     return self._remove_out(page)
                 prev_pc, pc = pc, pc.next
+        return self._remove_not_found(page, ptep)
+
+    def _remove_not_found(self, page: Page, ptep: Pte | _Null) -> None:
+        """[rmap.c:176-193] The pte is not on the page: DEBUG_RMAP's report,
+        then ``out:``, which decrements nr_reverse_maps although nothing
+        was removed (finding F4)."""
+        self._report_not_found(page, ptep)
+        self._remove_out(page)
+
+    def _report_not_found(self, page: Page, ptep: Pte | _Null) -> None:
+        """DEBUG_RMAP [rmap.c:178]: the "should NEVER happen" report."""
         if self.debug_rmap:
-            # [rmap.c:178] "Not found. This should NEVER happen!"
-            k.printk(f"page_remove_rmap: pte_chain {ptep!r} not present.")
-            k.printk(f"page_remove_rmap: only found: {self._entries_text(page)}")
-            k.printk("page_remove_rmap: driver cleared PG_reserved ?")
-        # [rmap.c:191] falls into out: even when nothing was removed.
-        return self._remove_out(page)
+            self.k.printk(f"page_remove_rmap: pte_chain {ptep!r} not present.")
+            self.k.printk(f"page_remove_rmap: only found: {self._entries_text(page)}")
+            self.k.printk("page_remove_rmap: driver cleared PG_reserved ?")
 
     def _remove_out(self, page: Page) -> None:
         """The ``out:`` label of page_remove_rmap [rmap.c:191]."""
@@ -192,7 +203,7 @@ class SeedRmap:
             return SWAP_AGAIN
         # [rmap.c:227] find_vma: the first vma ending above the address.
         vma = find_vma(mm, address)
-        if not vma:
+        if not self._vma_holds(vma, address):
             ret = SWAP_FAIL
         elif vma.vm_flags & VM_LOCKED:
             ret = SWAP_FAIL
@@ -212,6 +223,11 @@ class SeedRmap:
             ret = SWAP_SUCCESS
         k.spin_unlock(mm.page_table_lock)
         return ret
+
+    def _vma_holds(self, vma: VMA | None, address: int) -> TypeGuard[VMA]:
+        """[rmap.c:228] ``if (!vma)``: the seed asks only whether find_vma
+        found a vma, not whether it contains the address (finding F5)."""
+        return vma is not None
 
     # [rmap.c:271]
     def try_to_unmap(self, page: Page) -> int:
