@@ -36,7 +36,7 @@ class Unabstractable(Exception):
 def chain_nodes(k: Kernel, page: Page) -> list[PteChain]:
     """The pte_chain nodes of a non-direct page, head first."""
     nodes: list[PteChain] = []
-    pc = page.pte.word
+    pc: object = page.pte.word
     while pc:
         if not isinstance(pc, PteChain):
             raise Unabstractable(f"page {page.pfn}: chain holds {pc!r}, not a pte_chain node")

@@ -180,27 +180,27 @@ def swp_entry_to_pte(entry: int) -> PteVal:
     return PteVal(swap=entry)
 
 
-def set_pte(ptep: Pte, val: PteVal) -> None:
+def set_pte(ptep: PtePtr, val: PteVal) -> None:
     ptep.val = val
 
 
-def ptep_get_and_clear(ptep: Pte) -> PteVal:
+def ptep_get_and_clear(ptep: PtePtr) -> PteVal:
     old = ptep.val
     ptep.val = PTE_NONE
     return old
 
 
-def ptep_test_and_clear_young(ptep: Pte | _Null) -> bool:
+def ptep_test_and_clear_young(ptep: PtePtr) -> bool:
     old = ptep.val
     ptep.val = replace(old, young=False)
     return old.young
 
 
-def ptep_to_mm(ptep: Pte) -> MM:
+def ptep_to_mm(ptep: PtePtr) -> MM:
     return ptep.mm
 
 
-def ptep_to_address(ptep: Pte) -> int:
+def ptep_to_address(ptep: PtePtr) -> int:
     return ptep.address
 
 
@@ -247,8 +247,8 @@ def find_vma(mm: MM, addr: int) -> VMA | None:
 class PteChain:
     """struct pte_chain: one node of a page's reverse-mapping chain."""
 
-    next: PteChain | _Null = NULL
-    ptep: Pte | _Null = NULL
+    next: ChainPtr = NULL
+    ptep: PtePtr = NULL
 
 
 class PteUnion:
@@ -301,6 +301,11 @@ class _Misread:
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise Oops(_caller(), f"union pte read as the wrong member (->{name})")
+
+
+# What a C pointer variable of each type may hold in the model.
+ChainPtr = PteChain | _Null | _Misread
+PtePtr = Pte | _Null | _Misread
 
 
 @dataclass(eq=False)
@@ -396,7 +401,7 @@ class KmemCache:
         self.live.append(obj)
         return obj
 
-    def free(self, obj: PteChain | _Null) -> None:
+    def free(self, obj: ChainPtr) -> None:
         if not any(o is obj for o in self.live):
             raise Bug(_caller(), f"kmem_cache_free of an object not live in {self.name}")
         self.live = [o for o in self.live if o is not obj]
@@ -490,7 +495,7 @@ class Kernel:
             raise Oops(_caller(), "kmem_cache_alloc before pte_chain_init")
         return cache.alloc(gfp)
 
-    def kmem_cache_free(self, cache: KmemCache | None, obj: PteChain | _Null) -> None:
+    def kmem_cache_free(self, cache: KmemCache | None, obj: ChainPtr) -> None:
         if cache is None:
             raise Oops(_caller(), "kmem_cache_free before pte_chain_init")
         cache.free(obj)

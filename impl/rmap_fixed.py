@@ -14,14 +14,15 @@ from impl.kernel import (
     NULL,
     SWAP_SUCCESS,
     VMA,
+    ChainPtr,
     ClearPageDirect,
     Page,
     PageDirect,
     PageReserved,
     Pte,
     PteChain,
+    PtePtr,
     SetPageDirect,
-    _Null,
     pte_pfn,
 )
 from impl.rmap_seed import SeedRmap
@@ -71,7 +72,7 @@ class FixedRmap(SeedRmap):
         k.inc_page_state("nr_reverse_maps")
         return None
 
-    def _remove_not_found(self, page: Page, ptep: Pte | _Null) -> None:
+    def _remove_not_found(self, page: Page, ptep: PtePtr) -> None:
         self._report_not_found(page, ptep)
         # FIX(F4): nothing was removed, so nr_reverse_maps stays.
         self.k.pte_chain_unlock(page)
@@ -82,7 +83,7 @@ class FixedRmap(SeedRmap):
         return vma is not None and vma.vm_start <= address
 
     def try_to_unmap(self, page: Page) -> int:
-        prev_pc: PteChain | _Null = NULL
+        prev_pc: ChainPtr = NULL
         ret = SWAP_SUCCESS
         if PageReserved(page):
             kernel.BUG("try_to_unmap of a reserved page")

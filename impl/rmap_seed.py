@@ -24,6 +24,7 @@ from impl.kernel import (
     SWAP_SUCCESS,
     VM_LOCKED,
     VMA,
+    ChainPtr,
     ClearPageDirect,
     Kernel,
     Page,
@@ -32,10 +33,9 @@ from impl.kernel import (
     PageReserved,
     PageSwapCache,
     Pte,
-    PteChain,
+    PtePtr,
     SetPageDirect,
     TestClearPageReferenced,
-    _Null,
     find_vma,
     pte_dirty,
     pte_pfn,
@@ -132,9 +132,9 @@ class SeedRmap:
         k.pte_chain_unlock(page)
 
     # [rmap.c:148]
-    def page_remove_rmap(self, page: Page, ptep: Pte | _Null) -> None:
+    def page_remove_rmap(self, page: Page, ptep: PtePtr) -> None:
         k = self.k
-        prev_pc: PteChain | _Null = NULL
+        prev_pc: ChainPtr = NULL
         pfn = k.page_to_pfn(page)
         if not page or not ptep:
             BUG("page_remove_rmap without a page or a pte")
@@ -161,14 +161,14 @@ class SeedRmap:
                 prev_pc, pc = pc, pc.next
         return self._remove_not_found(page, ptep)
 
-    def _remove_not_found(self, page: Page, ptep: Pte | _Null) -> None:
+    def _remove_not_found(self, page: Page, ptep: PtePtr) -> None:
         """[rmap.c:176-193] The pte is not on the page: DEBUG_RMAP's report,
         then ``out:``, which decrements nr_reverse_maps although nothing
         was removed (finding F4)."""
         self._report_not_found(page, ptep)
         self._remove_out(page)
 
-    def _report_not_found(self, page: Page, ptep: Pte | _Null) -> None:
+    def _report_not_found(self, page: Page, ptep: PtePtr) -> None:
         """DEBUG_RMAP [rmap.c:178]: the "should NEVER happen" report."""
         if self.debug_rmap:
             self.k.printk(f"page_remove_rmap: pte_chain {ptep!r} not present.")
@@ -191,7 +191,7 @@ class SeedRmap:
         return " ".join(names)
 
     # [rmap.c:211]
-    def try_to_unmap_one(self, page: Page, ptep: Pte) -> int:
+    def try_to_unmap_one(self, page: Page, ptep: PtePtr) -> int:
         k = self.k
         address = ptep_to_address(ptep)
         mm = ptep_to_mm(ptep)
@@ -231,7 +231,7 @@ class SeedRmap:
 
     # [rmap.c:271]
     def try_to_unmap(self, page: Page) -> int:
-        prev_pc: PteChain | _Null = NULL
+        prev_pc: ChainPtr = NULL
         ret = SWAP_SUCCESS
         if PageReserved(page):
             BUG("try_to_unmap of a reserved page")
@@ -270,9 +270,7 @@ class SeedRmap:
         return ret
 
     # [rmap.c:335]
-    def pte_chain_free(
-        self, pte_chain: PteChain | _Null, prev_pte_chain: PteChain | _Null, page: Page | None
-    ) -> None:
+    def pte_chain_free(self, pte_chain: ChainPtr, prev_pte_chain: ChainPtr, page: Page | None) -> None:
         if prev_pte_chain:
             prev_pte_chain.next = pte_chain.next
         elif page:
@@ -280,7 +278,7 @@ class SeedRmap:
         self.k.kmem_cache_free(self.k.pte_chain_cache, pte_chain)
 
     # [rmap.c:352]
-    def pte_chain_alloc(self) -> PteChain | _Null:
+    def pte_chain_alloc(self) -> ChainPtr:
         return self.k.kmem_cache_alloc(self.k.pte_chain_cache, GFP_ATOMIC)
 
     # [rmap.c:356]

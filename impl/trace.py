@@ -164,6 +164,7 @@ class Session:
     ) -> dict[str, Any]:
         k = self.k
         flushes = k.flushes[self._flushes_seen :]
+        reason = None if fault is None else str(fault)
         self._flushes_seen = len(k.flushes)
         return {
             "op": op,
@@ -181,7 +182,7 @@ class Session:
             "pte_chain_objects": len(k.pte_chain_cache.live) if k.pte_chain_cache else 0,
             "flushes": [list(f) for f in flushes],
             "violations": violations(k),
-            "spec_mismatch": [] if step is None else step.check(k, result, fault and str(fault)),
+            "spec_mismatch": [] if step is None else step.check(k, result, reason),
         }
 
 
@@ -339,7 +340,7 @@ def _check_op(op: Mapping[str, Any]) -> str:
     extra = set(op) - {"op", *spec.fields, *spec.optional}
     if extra:
         raise TraceError(f"{name}: unknown field(s) {', '.join(sorted(extra))}")
-    return name
+    return str(name)
 
 
 def read_trace(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:

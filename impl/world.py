@@ -45,7 +45,7 @@ def _field(obj: Mapping[str, Any], key: str, kind: type, default: Any = ..., *, 
 
 
 def _list(obj: Mapping[str, Any], key: str, what: str) -> list[Mapping[str, Any]]:
-    items = _field(obj, key, list, [], what=what)
+    items: list[Mapping[str, Any]] = _field(obj, key, list, [], what=what)
     for item in items:
         if not isinstance(item, dict):
             raise WorldError(f"{what}: every entry of {key!r} must be an object")
