@@ -1,0 +1,1184 @@
+"""``rmap-verify docs``: generate docs/ (and mkdocs.yml) from the code.
+
+Everything under docs/ is written here from the one source: the
+invariants (spec/, impl/), the obligations (proofs.registry), the
+findings and their traces, the seed and its port, the trace operation
+table, the committed results (proofs/results/*.json) and the hand-written
+pages in docs_src/.  Generation is deterministic (sorted, no clock), so
+``--check`` can tell a stale docs/ by comparing text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import importlib
+import inspect
+import json
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import CodeType, FunctionType
+from typing import Any
+
+from impl.invariants import ALL_INVARIANTS, REP_INVARIANTS
+from impl.rmap_fixed import FixedRmap
+from impl.rmap_seed import SeedRmap
+from impl.trace import OPS, replay
+from impl.variants import VARIANTS
+from proofs.cli import EXIT_FAILED, EXIT_OK, build_parser
+from proofs.findings import FINDINGS, Finding
+from proofs.obligation import Obligation
+from spec.invariants import Invariant
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = "docs"
+SRC = ROOT / "docs_src"
+RESULTS = ROOT / "proofs" / "results"
+MKDOCS_YML = "mkdocs.yml"
+# The seed is the project's input; CI lays shared/ beside the clone.
+SEED_PATHS = (ROOT / "seed" / "rmap.c", ROOT.parent / "shared" / "seed" / "rmap.c")
+SEED_REF = re.compile(r"\[rmap\.c:(\d+)((?:,\s*\d+)*)\]")
+
+# Invariants no obligation proves, and why (the catalogue shows the reason;
+# tests/test_docs.py fails when an invariant has neither).
+NOT_COVERED: dict[str, str] = {}
+
+# The hand-written pages, in nav order; any other docs_src page follows, sorted.
+NAV_SRC_ORDER = (
+    "index.md",
+    "getting-started.md",
+    "model.md",
+    "stateful.md",
+    "proofs.md",
+    "runner.md",
+    "contracts.md",
+    "locking.md",
+    "mutation.md",
+    "benchmarks.md",
+)
+
+
+class DocsError(Exception):
+    """The code and its documentation tables disagree; one line says where."""
+
+
+# ---------------------------------------------------------------- sources
+
+
+def _rel(path: str | Path) -> str:
+    return str(Path(path).resolve().relative_to(ROOT))
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def load_obligations() -> tuple[Obligation, ...] | None:
+    """proofs.registry.OBLIGATIONS, or None while it does not exist."""
+    try:
+        registry = importlib.import_module("proofs.registry")
+    except ModuleNotFoundError:
+        return None
+    return tuple(registry.OBLIGATIONS)
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    status: str
+    seconds: float | None
+
+
+def _proof_results() -> dict[tuple[str, str], ProofResult] | None:
+    """(obligation name, variant) -> result from proofs/results/prove-<variant>.json."""
+    found: dict[tuple[str, str], ProofResult] = {}
+    any_file = False
+    for variant in list(VARIANTS):
+        report = _load_json(RESULTS / f"prove-{variant}.json")
+        if report is None:
+            continue
+        any_file = True
+        rows = report.get("obligations", report.get("results", [])) if isinstance(report, dict) else report
+        for row in rows:
+            seconds = row.get("seconds", row.get("time"))
+            found[(row["name"], row.get("variant", variant))] = ProofResult(
+                str(row["status"]), None if seconds is None else float(seconds)
+            )
+    return found if any_file else None
+
+
+def _z3_formulas() -> dict[str, str]:
+    """invariant name -> its z3 formula as text, when proofs.z3 exposes them."""
+    try:
+        z3pkg = importlib.import_module("proofs.z3")
+    except ImportError:
+        return {}
+    formulas = getattr(z3pkg, "INVARIANT_FORMULAS", None)
+    if callable(formulas):
+        formulas = formulas()
+    return {str(k): str(v) for k, v in dict(formulas or {}).items()}
+
+
+def _seed_path() -> Path | None:
+    return next((p for p in SEED_PATHS if p.is_file()), None)
+
+
+@dataclass(frozen=True)
+class SeedFunction:
+    name: str
+    first: int  # the signature's line
+    last: int  # the closing brace
+    summary: str  # the kernel-doc line "name - what it does", or ""
+    lines: tuple[str, ...]  # the source, first..last
+
+
+def seed_functions(text: str) -> tuple[SeedFunction, ...]:
+    """Every function defined in the seed, with its lines (1-based)."""
+    lines = text.splitlines()
+    head = re.compile(r"^(?:static\s+)?(?:inline\s+)?(?:void|int|struct\s+\w+\s*\*)\s*(?:__init\s+)?(\w+)\(")
+    found = []
+    for i, line in enumerate(lines):
+        m = head.match(line)
+        if not m:
+            continue
+        j = i
+        while not lines[j].rstrip().endswith(";") and lines[j + 1].strip() != "{":
+            j += 1
+        if lines[j].rstrip().endswith(";"):
+            continue  # a declaration
+        end = next(k for k in range(j, len(lines)) if lines[k] == "}")
+        summary = ""
+        doc = re.compile(rf"^ \* {m.group(1)} - (.*)$")
+        for k in range(i - 1, max(i - 25, 0), -1):
+            if lines[k].startswith("/**"):
+                break
+            if d := doc.match(lines[k]):
+                summary = d.group(1)
+        found.append(SeedFunction(m.group(1), i + 1, end + 1, summary, tuple(lines[i : end + 1])))
+    return tuple(found)
+
+
+def _seed_function_at(funcs: Sequence[SeedFunction], line: int) -> SeedFunction | None:
+    return next((f for f in funcs if f.first <= line <= f.last), None)
+
+
+# ---------------------------------------------------------------- markdown helpers
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def _fence(lang: str, body: str, attrs: str = "") -> str:
+    ticks = "````" if "```" in body else "```"
+    return f"{ticks}{lang}{(' ' + attrs) if attrs else ''}\n{body.rstrip()}\n{ticks}\n"
+
+
+def _seed_links(text: str, funcs: Sequence[SeedFunction], page: str = "seed.md") -> str:
+    """Turn [rmap.c:N] references into links to the seed function holding line N."""
+
+    def one(line: str) -> str:
+        f = _seed_function_at(funcs, int(line))
+        return line if f is None else f"[{line}]({page}#{f.name})"
+
+    def link(m: re.Match[str]) -> str:
+        lines = re.findall(r"\d+", m.group(0)[len("[rmap.c:") :])
+        return "rmap.c:" + ", ".join(one(n) for n in lines)
+
+    return SEED_REF.sub(link, text)
+
+
+def _status_mark(status: str) -> str:
+    return {"proved": "✅ proved", "counterexample": "❌ counterexample"}.get(status, status)
+
+
+# ---------------------------------------------------------------- invariant sources
+
+
+def _code_names(code: CodeType) -> list[str]:
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names += _code_names(const)
+    return names
+
+
+def _lambda_text(fn: FunctionType) -> str:
+    src = inspect.getsource(fn).strip().rstrip(",")
+    return src[src.index("lambda") :] if "lambda" in src else src
+
+
+def predicate_source(check: Callable[..., Any]) -> tuple[str, list[str]]:
+    """The check's source with every helper of its module it reaches, and
+    the qualified names of the functions it uses from other modules."""
+    assert isinstance(check, FunctionType)
+    module = check.__module__
+    parts: list[str] = []
+    seen: set[str] = set()
+    uses: set[str] = set()
+
+    def visit(fn: FunctionType) -> None:
+        if fn.__name__ == "<lambda>":
+            parts.append(_lambda_text(fn))
+        else:
+            parts.append(textwrap.dedent(inspect.getsource(fn)).rstrip())
+        for name in _code_names(fn.__code__):
+            obj = fn.__globals__.get(name)
+            if not isinstance(obj, FunctionType) or name in seen:
+                continue
+            seen.add(name)
+            if obj.__module__ == module:
+                visit(obj)
+            elif obj.__module__.split(".")[0] in ("spec", "impl"):
+                uses.add(f"{obj.__module__}.{obj.__name__}")
+
+    visit(check)
+    return "\n\n".join(parts), sorted(uses)
+
+
+def _invariant_location(inv: Invariant[Any]) -> str:
+    module = "impl/invariants.py" if inv in REP_INVARIANTS else "spec/invariants.py"
+    lines = (ROOT / module).read_text(encoding="utf-8").splitlines()
+    number = next(i for i, line in enumerate(lines, 1) if line.strip() == f'"{inv.name}",')
+    return f"{module}:{number}"
+
+
+def invariant_names_in_source() -> set[str]:
+    """Every name given to an ``Invariant(...)`` in spec/ and impl/."""
+    names = set()
+    for path in sorted([*(ROOT / "spec").glob("*.py"), *(ROOT / "impl").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "Invariant"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                names.add(node.args[0].value)
+    return names
+
+
+# ---------------------------------------------------------------- status
+
+
+def _result_text(ob: Obligation, results: Mapping[tuple[str, str], ProofResult] | None) -> str:
+    if results is None:
+        return "not run"
+    r = results.get((ob.name, ob.variant))
+    return "not run" if r is None else _status_mark(r.status)
+
+
+def invariant_status(
+    name: str,
+    variant: str,
+    obligations: Sequence[Obligation] | None,
+    results: Mapping[tuple[str, str], ProofResult] | None,
+) -> str:
+    """proved / counterexample (which) / not covered / not run, for one variant."""
+    if obligations is None:
+        return "not run (no registry)"
+    mine = [ob for ob in obligations if ob.variant == variant and name in ob.invariants]
+    if not mine:
+        return "not covered"
+    if results is None:
+        return "not run"
+    statuses = {ob.name: results[(ob.name, variant)].status for ob in mine if (ob.name, variant) in results}
+    if not statuses:
+        return "not run"
+    failing = sorted(n for n, s in statuses.items() if s != "proved")
+    if not failing:
+        missing = len(mine) - len(statuses)
+        return "✅ proved" + (f" ({missing} not run)" if missing else "")
+    worst = "counterexample" if "counterexample" in [statuses[n] for n in failing] else statuses[failing[0]]
+    return f"{_status_mark(worst)}: " + ", ".join(failing)
+
+
+def _method_kind(method: str) -> str:
+    low = method.lower()
+    if "unbounded" in low or "inductive" in low:
+        return "unbounded"
+    if "bounded" in low or "exhaustive" in low:
+        return "bounded"
+    return method
+
+
+# ---------------------------------------------------------------- pages
+
+
+@dataclass(frozen=True)
+class Context:
+    obligations: tuple[Obligation, ...] | None
+    results: dict[tuple[str, str], ProofResult] | None
+    formulas: dict[str, str]
+    seed: tuple[SeedFunction, ...]
+    seed_file: str  # where the seed was read, for the pages
+
+
+def invariants_page(ctx: Context) -> str:
+    out = [
+        "# Invariant catalogue\n",
+        "Every invariant of the model, written once in `spec/invariants.py` (`SPEC_INVARIANTS`, "
+        "on the abstract state) or `impl/invariants.py` (`REP_INVARIANTS`, on the concrete "
+        "kernel), as the tests, proofs and contracts use it. *Status* is read from the committed "
+        "`proofs/results/prove-<variant>.json`; *not covered* means no obligation of "
+        "`proofs.registry` names the invariant for that variant.\n",
+    ]
+    variants = list(VARIANTS)
+    rows = []
+    for inv in ALL_INVARIANTS:
+        statuses = [invariant_status(inv.name, v, ctx.obligations, ctx.results) for v in variants]
+        rows.append([f"[`{inv.name}`](#{inv.name})", inv.kind, *statuses])
+    out.append(_table(["invariant", "kind", *variants], rows))
+    for inv in ALL_INVARIANTS:
+        out.append(_invariant_section(inv, ctx))
+    return "\n".join(out)
+
+
+def _invariant_section(inv: Invariant[Any], ctx: Context) -> str:
+    level = "representation (concrete kernel)" if inv in REP_INVARIANTS else "specification (abstract state)"
+    out = [
+        f"## {inv.name} {{#{inv.name}}}\n",
+        f"*{inv.kind}* invariant of the {level}, `{_invariant_location(inv)}`.\n",
+        f"{inv.text}\n",
+        f"**Where the kernel relies on it:** {_seed_links(inv.relies, ctx.seed)}\n",
+        "**Status**\n",
+        _table(
+            ["variant", "status"],
+            [[v, invariant_status(inv.name, v, ctx.obligations, ctx.results)] for v in list(VARIANTS)],
+        ),
+    ]
+    if ctx.obligations is None:
+        out.append("**Proved by:** not known yet (`proofs.registry` does not exist).\n")
+    else:
+        mine = sorted(
+            (ob for ob in ctx.obligations if inv.name in ob.invariants), key=lambda o: (o.name, o.variant)
+        )
+        if mine:
+            out.append("**Proved by**\n")
+            out.append(
+                _table(
+                    ["obligation", "variant", "property", "method", "result"],
+                    [
+                        [
+                            f"[{ob.name}](obligations.md#{_ob_anchor(ob)})",
+                            ob.variant,
+                            ob.prop,
+                            ob.method,
+                            _result_text(ob, ctx.results),
+                        ]
+                        for ob in mine
+                    ],
+                )
+            )
+        else:
+            why = NOT_COVERED.get(inv.name, "no reason recorded")
+            out.append(f"**Not covered:** {why}\n")
+    source, uses = predicate_source(inv.check)
+    out.append("**Formal statement (the Python predicate; it lists every violation)**\n")
+    out.append(_fence("python", source))
+    if uses:
+        out.append("Uses " + ", ".join(f"`{u}`" for u in uses) + ".\n")
+    formula = ctx.formulas.get(inv.name)
+    out.append("**z3 formula**\n")
+    out.append(_fence("text", formula) if formula else "z3 formula: see obligations.\n")
+    return "\n".join(out)
+
+
+def _obligation_table(obs: Iterable[Obligation], ctx: Context, page: str) -> str:
+    return _table(
+        ["obligation", "variant", "property", "result"],
+        [
+            [f"[{ob.name}]({page}#{_ob_anchor(ob)})", ob.variant, ob.prop, _result_text(ob, ctx.results)]
+            for ob in sorted(obs, key=lambda o: (o.name, o.variant))
+        ],
+    )
+
+
+def _ob_anchor(ob: Obligation) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", f"{ob.name} {ob.variant}".lower()).strip("-")
+
+
+def _contract_rows(variant: str) -> tuple[list[list[object]], str] | None:
+    report = _load_json(RESULTS / f"contracts-{variant}.json")
+    if report is None:
+        return None
+    rows = report.get("contracts", report.get("results", [])) if isinstance(report, dict) else report
+    table = []
+    for row in rows:
+        table.append(
+            [
+                f"`{row.get('function', row.get('name', '?'))}`",
+                row.get("condition", row.get("contract", "")),
+                _status_mark(str(row.get("status", row.get("result", "?")))),
+                row.get("detail", row.get("message", "")),
+            ]
+        )
+    return table, ""
+
+
+def obligations_page(ctx: Context) -> str:
+    out = [
+        "# Obligations and contracts\n",
+        "The proof obligations are data (`proofs.registry.OBLIGATIONS`); the results are the "
+        "last committed `rmap-verify prove --json` reports, `proofs/results/prove-<variant>.json`. "
+        "Only *proved* passes: unknown, timeout, vacuous and error fail like a counterexample.\n",
+    ]
+    if ctx.obligations is None:
+        out.append("No obligations yet: `proofs.registry` does not exist.\n")
+    else:
+        if ctx.results is None:
+            out.append("Not run yet: no `proofs/results/prove-*.json` is committed.\n")
+        rows = []
+        for ob in sorted(ctx.obligations, key=lambda o: (o.name, o.variant)):
+            r = None if ctx.results is None else ctx.results.get((ob.name, ob.variant))
+            seconds = "" if r is None or r.seconds is None else f"{r.seconds:.2f} s"
+            rows.append(
+                [
+                    f"[{ob.name}](#{_ob_anchor(ob)})",
+                    ob.prop,
+                    ob.variant,
+                    _result_text(ob, ctx.results),
+                    seconds,
+                    _method_kind(ob.method),
+                ]
+            )
+        out.append(_table(["obligation", "property", "variant", "result", "time", "bounded"], rows))
+        for ob in sorted(ctx.obligations, key=lambda o: (o.name, o.variant)):
+            out.append(f"### {ob.name} [{ob.variant}] {{#{_ob_anchor(ob)}}}\n")
+            out.append(f"{ob.statement}\n")
+            facts = [
+                [
+                    "function",
+                    f"[`{ob.function}`](seed.md#{ob.function})" if _is_seed_fn(ctx, ob) else ob.function,
+                ],
+                ["property", ob.prop],
+                ["method", ob.method],
+                ["invariants", ", ".join(f"[`{n}`](invariants.md#{n})" for n in ob.invariants) or "none"],
+                ["runner", f"`{ob.runner}`"],
+                ["result", _result_text(ob, ctx.results)],
+            ]
+            if ob.finding:
+                facts.append(["finding", f"[{ob.finding}](findings/{ob.finding}.md)"])
+            out.append(_table(["", ""], facts))
+    out.append("## Contracts\n")
+    out.append(
+        "The CrossHair contracts of `impl/`, from the last committed `rmap-verify contracts --json` "
+        "reports, `proofs/results/contracts-<variant>.json`.\n"
+    )
+    for variant in list(VARIANTS):
+        out.append(f"### Contracts on {variant}\n")
+        found = _contract_rows(variant)
+        if found is None:
+            out.append("Not run yet.\n")
+        else:
+            out.append(_table(["function", "condition", "result", "detail"], found[0]))
+    return "\n".join(out)
+
+
+def _is_seed_fn(ctx: Context, ob: Obligation) -> bool:
+    return any(f.name == ob.function for f in ctx.seed)
+
+
+# ---------------------------------------------------------------- seed cross-reference
+
+
+def _port_refs(fn: Callable[..., Any]) -> list[tuple[int, int, str]]:
+    """(seed line, port line, comment) for each [rmap.c:N] in a method's source."""
+    lines, start = inspect.getsourcelines(fn)
+    refs = []
+    for offset, line in enumerate(lines):
+        for m in SEED_REF.finditer(line):
+            note = line.split("#", 1)[1] if "#" in line else line
+            for more in lines[offset + 1 :]:  # the comment's continuation lines
+                if not more.strip().startswith("#") or SEED_REF.search(more):
+                    break
+                note += " " + more.strip().lstrip("#")
+            refs.append((int(m.group(1)), start + offset, " ".join(note.strip().strip('"').split())))
+    return refs
+
+
+def _callers_of(name: str) -> list[str]:
+    """The functions of impl/ (callers and the port) that call ``name``."""
+    found = []
+    for module in ("impl/callers.py", "impl/rmap_seed.py", "impl/rmap_fixed.py"):
+        tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef) or node.name == name:
+                continue
+            calls = any(
+                isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == name
+                for c in ast.walk(node)
+            )
+            if calls:
+                found.append(f"`{node.name}` ({module}:{node.lineno})")
+    return sorted(set(found))
+
+
+def _contracts_on(name: str) -> list[str]:
+    """The contracts of impl/contracts.py on the seed function ``name``."""
+    try:
+        contracts = importlib.import_module("impl.contracts")
+    except ImportError:
+        return []
+    table = getattr(contracts, "CONTRACTS", None)
+    if table is None:
+        return []
+    out = []
+    for c in table:
+        if getattr(c, "function", None) == name:
+            out.append(f"`{getattr(c, 'name', name)}`: {getattr(c, 'text', getattr(c, 'statement', ''))}")
+    return out
+
+
+def seed_page(ctx: Context) -> str:
+    out = [
+        "# The seed, function by function\n",
+        f"Every function of the seed (`mm/rmap.c`, Linux 2.5.31, read from `{ctx.seed_file}`), with "
+        "its port in each variant (file and line), the seed lines the port cites as `[rmap.c:N]`, "
+        "who calls it in the model, the contracts on it, the obligations about it and the "
+        "findings in it.\n",
+    ]
+    if not ctx.seed:
+        out.append("The seed file was not found, so this page lists nothing.\n")
+        return "\n".join(out)
+    rows = []
+    for f in ctx.seed:
+        obs = [ob for ob in ctx.obligations or () if ob.function == f.name]
+        found = [x.id for x in FINDINGS if x.function == f.name]
+        rows.append(
+            [
+                f"{f.first}-{f.last}",
+                f"[`{f.name}`](#{f.name})",
+                len(obs),
+                ", ".join(f"[{i}](findings/{i}.md)" for i in found) or "",
+            ]
+        )
+    out.append(_table(["rmap.c lines", "function", "obligations", "findings"], rows))
+    for f in ctx.seed:
+        out.append(_seed_section(f, ctx))
+    return "\n".join(out)
+
+
+def _seed_section(f: SeedFunction, ctx: Context) -> str:
+    out = [f"## {f.name} {{#{f.name}}}\n"]
+    if f.summary:
+        out.append(f"*{f.summary}* (rmap.c:{f.first}-{f.last})\n")
+    else:
+        out.append(f"rmap.c:{f.first}-{f.last}\n")
+    out.append(f'??? note "rmap.c:{f.first}-{f.last}"\n')
+    out.append(textwrap.indent(_fence("c", "\n".join(f.lines), f'linenums="{f.first}"'), "    "))
+    rows = []
+    for variant, cls in VARIANTS.items():
+        method = getattr(cls, f.name, None)
+        if method is None:
+            rows.append([variant, "not ported", ""])
+            continue
+        _, line = inspect.getsourcelines(method)
+        owner = next(c for c in cls.__mro__ if f.name in c.__dict__)
+        note = "" if owner is cls else f"inherited from `{owner.__name__}`"
+        rows.append(
+            [variant, f"`{owner.__name__}.{f.name}` {_rel(inspect.getsourcefile(method) or '')}:{line}", note]
+        )
+    out.append("**Port**\n")
+    out.append(_table(["variant", "function", ""], rows))
+    method = getattr(SeedRmap, f.name, None)
+    if method is not None:
+        refs = _port_refs(method)
+        for helper in _seed_helpers(f):
+            refs += _port_refs(helper)
+        if refs:
+            out.append("**Seed lines the port cites**\n")
+            out.append(
+                _table(
+                    ["rmap.c", "impl/rmap_seed.py", "note"],
+                    [[seed, port, note] for seed, port, note in sorted(refs)],
+                )
+            )
+    callers = _callers_of(f.name)
+    out.append("**Called by (in the model):** " + (", ".join(callers) if callers else "nothing") + "\n")
+    contracts = _contracts_on(f.name)
+    out.append("**Contracts:** " + ("; ".join(contracts) if contracts else "none yet") + "\n")
+    obs = [ob for ob in ctx.obligations or () if ob.function == f.name]
+    if obs:
+        out.append("**Obligations**\n")
+        out.append(_obligation_table(obs, ctx, "obligations.md"))
+    else:
+        out.append("**Obligations:** none yet\n")
+    found = [x for x in FINDINGS if x.function == f.name]
+    out.append(
+        "**Findings:** "
+        + (
+            ", ".join(f"[{x.id}](findings/{x.id}.md) {x.title} (rmap.c {x.seed_lines[7:]})" for x in found)
+            or "none"
+        )
+        + "\n"
+    )
+    relying = [inv.name for inv in ALL_INVARIANTS if f.name in inv.relies]
+    if relying:
+        out.append(
+            "**Invariants that name it:** " + ", ".join(f"[`{n}`](invariants.md#{n})" for n in relying) + "\n"
+        )
+    return "\n".join(out)
+
+
+def _seed_helpers(f: SeedFunction) -> list[Callable[..., Any]]:
+    """Private methods of the port that carry lines of seed function ``f``."""
+    helpers = []
+    for name, obj in sorted(vars(SeedRmap).items()):
+        if name.startswith("_") and not name.startswith("__") and isinstance(obj, FunctionType):
+            if any(f.first <= seed <= f.last for seed, _, _ in _port_refs(obj)):
+                helpers.append(obj)
+    return helpers
+
+
+# ---------------------------------------------------------------- findings
+
+
+def _replay(path: Path, variant: str) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as lines:
+        return list(replay(lines, _rel(path), variant))
+
+
+def _node(kind: str, name: object) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", f"{kind}_{name}")
+
+
+def mermaid_state(record: Mapping[str, Any]) -> str:
+    """A Mermaid flowchart of a trace record: pages, their direct pointer or
+    chain, the ptes with their mm, the mms with rss; lost and leaked in red."""
+    out = ["flowchart LR"]
+    recorded: set[tuple[int, str]] = set()
+    chained = 0
+    for page in record["pages"]:
+        pid = _node("page", page["pfn"])
+        flags = " ".join(f for f in page["flags"] if f != "direct")
+        shape = "direct" if page["direct"] else "chain" if page["chain_nodes"] > 0 else "no rmap"
+        label = f"page {page['pfn']}<br/>count {page['count']}, {shape}" + (f"<br/>{flags}" if flags else "")
+        out.append(f'  {pid}["{label}"]')
+        if isinstance(page["rmap"], str):
+            out.append(f'  {pid} --- {pid}_bad["{page["rmap"].replace(chr(34), chr(39))}"]')
+            out.append(f"  class {pid}_bad bad")
+            continue
+        if page["direct"]:
+            for pte in page["rmap"]:
+                out.append(f"  {pid} -->|pte.direct| {_node('pte', pte)}")
+                recorded.add((page["pfn"], pte))
+        else:
+            prev, edge = pid, "pte.chain"
+            for i, pte in enumerate(page["rmap"]):
+                node = f"{pid}_pc{i}"
+                out.append(f'  {node}(["pte_chain"])')
+                out.append(f"  {prev} -->|{edge}| {node}")
+                out.append(f"  {node} -->|ptep| {_node('pte', pte)}")
+                recorded.add((page["pfn"], pte))
+                prev, edge = node, "next"
+            chained += len(page["rmap"])
+    for pte in record["ptes"]:
+        nid = _node("pte", pte["name"])
+        if pte["present"]:
+            held = f"maps page {pte['pfn']}"
+        elif pte["swap"] is not None:
+            held = f"swap {pte['swap']}"
+        else:
+            held = "empty"
+        out.append(f'  {nid}[/"pte {pte["name"]} @ {pte["address"]:#x}<br/>{held}"/]')
+        out.append(f"  {nid} -.- {_node('mm', pte['mm'])}")
+        if pte["present"] and (pte["pfn"], pte["name"]) not in recorded:
+            known = any(
+                p["pfn"] == pte["pfn"] and p["valid"] and "reserved" not in p["flags"]
+                for p in record["pages"]
+            )
+            if known:
+                out.append(f"  {nid} -. maps, not in rmap .-> {_node('page', pte['pfn'])}")
+                out.append(f"  class {nid} bad")
+    for mm in record["mms"]:
+        lock = f"<br/>page_table_lock: {mm['page_table_lock']}" if mm["page_table_lock"] else ""
+        out.append(f'  {_node("mm", mm["name"])}[("mm {mm["name"]}<br/>rss {mm["rss"]}{lock}")]')
+    leaked = record["pte_chain_objects"] - chained
+    if leaked > 0:
+        out.append(f'  leaked(["{leaked} pte_chain object(s) on no chain"])')
+        out.append("  class leaked bad")
+    out.append("  classDef bad stroke:#c62828,stroke-width:3px,color:#c62828")
+    return "\n".join(out)
+
+
+def state_rows(record: Mapping[str, Any]) -> dict[str, str]:
+    """The state of a record as (what, value) facts, for a text table."""
+    rows: dict[str, str] = {}
+    for page in record["pages"]:
+        if isinstance(page["rmap"], str):
+            rmap = page["rmap"]
+        elif not page["rmap"]:
+            rmap = "none"
+        else:
+            rmap = ("direct " if page["direct"] else "chain ") + " → ".join(page["rmap"])
+        rows[f"page {page['pfn']} reverse map"] = rmap
+        rows[f"page {page['pfn']} count"] = str(page["count"])
+        rows[f"page {page['pfn']} flags"] = " ".join(page["flags"]) or "none"
+    for pte in record["ptes"]:
+        if pte["present"]:
+            held = f"maps page {pte['pfn']}"
+        elif pte["swap"] is not None:
+            held = f"swap entry {pte['swap']}"
+        else:
+            held = "empty"
+        rows[f"pte {pte['name']} ({pte['mm']} @ {pte['address']:#x})"] = held
+    for mm in record["mms"]:
+        rows[f"mm {mm['name']} rss"] = str(mm["rss"])
+        if mm["page_table_lock"]:
+            rows[f"mm {mm['name']} page_table_lock"] = mm["page_table_lock"]
+    for entry, count in sorted(record["swap"].items()):
+        rows[f"swap entry {entry} count"] = str(count)
+    rows["nr_reverse_maps"] = str(record["nr_reverse_maps"])
+    rows["live pte_chain objects"] = str(record["pte_chain_objects"])
+    return rows
+
+
+def _outcome_lines(record: Mapping[str, Any]) -> list[str]:
+    out = [f"- result: `{json.dumps(record['result'], sort_keys=True)}`"]
+    if record["fault"]:
+        f = record["fault"]
+        out.append(f"- fault: **{f['kind']}** in `{f['where']}`: {f['why']}")
+    if record["precondition"]:
+        out.append(f"- caller precondition failed: {record['precondition']}")
+    for name, msgs in sorted(record["violations"].items()):
+        for msg in msgs:
+            out.append(f"- violates [`{name}`](../invariants.md#{name}): {msg}")
+    for msg in record["spec_mismatch"]:
+        out.append(f"- differs from the spec: {msg}")
+    if len(out) == 1:
+        out.append("- nothing violated, no difference from the spec")
+    return out
+
+
+def fix_lines(finding_id: str) -> list[tuple[int, str]]:
+    """(line, text) of every FIX(Fn) comment of impl/rmap_fixed.py, with the
+    comment lines that continue it."""
+    lines = (ROOT / "impl" / "rmap_fixed.py").read_text(encoding="utf-8").splitlines()
+    out = []
+    marker = f"FIX({finding_id})"
+    for i, line in enumerate(lines):
+        if marker not in line:
+            continue
+        out.append((i + 1, line.strip()))
+        j = i + 1
+        if line.strip().startswith("#"):
+            while j < len(lines) and lines[j].strip().startswith("#") and "FIX(" not in lines[j]:
+                out.append((j + 1, lines[j].strip()))
+                j += 1
+    return out
+
+
+def fix_diff(function: str) -> str:
+    """The unified diff from the seed's port of ``function`` to the fixed one."""
+    seed, fixed = getattr(SeedRmap, function), getattr(FixedRmap, function)
+    a = textwrap.dedent(inspect.getsource(seed)).splitlines()
+    b = textwrap.dedent(inspect.getsource(fixed)).splitlines()
+    return "\n".join(difflib.unified_diff(a, b, "impl/rmap_seed.py", "impl/rmap_fixed.py", lineterm="", n=2))
+
+
+def finding_page(f: Finding, ctx: Context) -> str:
+    trace = f.trace.read_text(encoding="utf-8")
+    seed_records = _replay(f.trace, "seed")
+    fixed_records = _replay(f.trace, "fixed")
+    before, after = seed_records[-2], seed_records[-1]
+    ops = [json.loads(line) for line in trace.splitlines() if line.strip()]
+    failing = json.dumps(ops[-1], sort_keys=True)
+    seed_fn = next((s for s in ctx.seed if s.name == f.function), None)
+    where = f"[`{f.function}`](../seed.md#{f.function})" if seed_fn else f"`{f.function}`"
+    out = [
+        f"# {f.id}: {f.title}\n",
+        f"In {where}, {f.seed_lines}. The trace shows: " + ", ".join(f"`{s}`" for s in f.shows) + ".\n",
+        "## What fails\n",
+        f"{f.fails}\n",
+        "## Consequence in the kernel\n",
+        f"{f.kernel}\n",
+        "## Minimal counterexample\n",
+        f"`{_rel(f.trace)}`, one trace operation a line ([format](../traces.md)):\n",
+        _fence("json", trace),
+        "Replay it on the seed and on the fixed variant:\n",
+        _fence(
+            "sh",
+            f"rmap-verify replay {_rel(f.trace)} --variant seed | tail -1\n"
+            f"rmap-verify replay {_rel(f.trace)} --variant fixed | tail -1",
+        ),
+        f"The failing operation is the last one, `{failing}`. On **seed** its record reports:\n",
+        "\n".join(_outcome_lines(after)) + "\n",
+        "On **fixed** the same operation reports:\n",
+        "\n".join(_outcome_lines(fixed_records[-1])) + "\n",
+        "## State before and after the failing operation\n",
+        "Red marks a pte that maps the page without being in its reverse map, and pte_chain "
+        "objects that are on no chain.\n",
+        "### Before (seed)\n",
+        _fence("mermaid", mermaid_state(before)),
+        "### After (seed)\n",
+        _fence("mermaid", mermaid_state(after)),
+        "### After (fixed)\n",
+        _fence("mermaid", mermaid_state(fixed_records[-1])),
+        "### As text\n",
+    ]
+    b, a = state_rows(before), state_rows(after)
+    xb, x = state_rows(fixed_records[-2]), state_rows(fixed_records[-1])
+
+    def changed(now: Mapping[str, str], then: Mapping[str, str], key: str) -> str:
+        return f"**{now.get(key, '')}**" if now.get(key) != then.get(key) else now.get(key, "")
+
+    keys = list(dict.fromkeys([*b, *a, *xb, *x]))
+    out.append(
+        _table(
+            ["", "before (seed)", "after (seed)", "after (fixed)"],
+            [[key, b.get(key, ""), changed(a, b, key), changed(x, xb, key)] for key in keys],
+        )
+    )
+    out.append("Bold: changed by the failing operation in that variant.\n")
+    out.append("## The fix\n")
+    out.append(f"{f.fix}\n")
+    fixes = fix_lines(f.id)
+    if fixes:
+        out.append(f"The `FIX({f.id})` lines of `impl/rmap_fixed.py`:\n")
+        out.append(_fence("python", "\n".join(f"{n:4}  {text}" for n, text in fixes)))
+    if f.function in FixedRmap.__dict__:
+        out.append(f"`{f.function}`, from the seed's port to the fixed variant (every fix in it):\n")
+        out.append(_fence("diff", fix_diff(f.function)))
+    out.append("## What fails because of it\n")
+    failing_obs = [ob for ob in ctx.obligations or () if ob.finding == f.id]
+    if failing_obs:
+        out.append(_obligation_table(failing_obs, ctx, "../obligations.md"))
+    else:
+        out.append("No obligation names this finding yet.\n")
+    contracts = _failing_contracts(f)
+    if contracts:
+        out.append("Contracts with a counterexample on seed in this function:\n")
+        out.append("\n".join(f"- {c}" for c in contracts) + "\n")
+    return "\n".join(out)
+
+
+def _failing_contracts(f: Finding) -> list[str]:
+    found = _contract_rows("seed")
+    if found is None:
+        return []
+    return [
+        f"{row[0]}: {row[1]} ({row[2]})"
+        for row in found[0]
+        if row[0] == f"`{f.function}`" and "proved" not in str(row[2]) and "pass" not in str(row[2])
+    ]
+
+
+def findings_index(ctx: Context) -> str:
+    out = [
+        "# Findings\n",
+        "Where the seed, as shipped, breaks what the spec states. Each finding has a minimal trace "
+        "that shows it when replayed on `seed` and shows nothing on `fixed` (`proofs/findings.py`).\n",
+        _table(
+            ["finding", "function", "seed lines", "the trace shows"],
+            [
+                [f"[{f.id}: {f.title}]({f.id}.md)", f"`{f.function}`", f.seed_lines, ", ".join(f.shows)]
+                for f in FINDINGS
+            ],
+        ),
+    ]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- traces
+
+# What each key of a replay record means; generation fails when the
+# records grow or lose a key this table does not describe.
+RECORD_FIELDS: dict[str, str] = {
+    "line": "the trace line the operation came from",
+    "op": "the operation's name",
+    "result": "what the operation returned (a swap result name, a reclaim summary, null, ...)",
+    "fault": "null, or the kernel fault the operation hit: {kind, where, why}",
+    "precondition": "null, or why the caller-side precondition did not hold (nothing ran)",
+    "pages": "every page, valid ones first: see below",
+    "mms": "every mm: see below",
+    "ptes": "every pte: see below",
+    "swap": "swap entry (as a string) -> its swap_map count",
+    "nr_reverse_maps": "page_state.nr_reverse_maps",
+    "pte_chain_objects": "live objects of pte_chain_cache",
+    "flushes": "TLB and cache flushes the operation made: [function, mm, address]",
+    "violations": "invariant name -> messages, for each conjunct of the representation invariant that fails",
+    "spec_mismatch": "how the step differs from the spec operation (empty: it refines the spec)",
+}
+PAGE_FIELDS: dict[str, str] = {
+    "pfn": "page frame number",
+    "valid": "pfn_valid(pfn)",
+    "direct": "PG_direct: the pte union holds a direct pointer",
+    "rmap": "the ptes the reverse map records, in chain order, or why the chain is unwalkable",
+    "chain_nodes": "pte_chain nodes on the chain (0 when direct or empty, -1 when unwalkable)",
+    "count": "page->count",
+    "flags": "the page flags set, by name",
+    "mapping": "page->mapping (the address space's name) or null",
+    "index": "page->index (the swap entry when in the swap cache)",
+}
+MM_FIELDS: dict[str, str] = {
+    "name": "the mm's name",
+    "rss": "mm->rss",
+    "page_table_lock": "who holds mm->page_table_lock, or null",
+}
+PTE_FIELDS: dict[str, str] = {
+    "name": "the pte's name",
+    "mm": "the mm it belongs to (ptep_to_mm)",
+    "address": "its virtual address (ptep_to_address)",
+    "present": "pte_present",
+    "pfn": "the page it maps when present, else null",
+    "young": "the accessed bit",
+    "dirty": "the dirty bit",
+    "swap": "the swap entry a non-present pte holds, or null",
+}
+FAULT_FIELDS: dict[str, str] = {
+    "kind": "BUG, Oops or Deadlock",
+    "where": "the function that faulted",
+    "why": "what went wrong",
+}
+
+
+def _check_fields(what: str, documented: Mapping[str, str], real: Iterable[str]) -> None:
+    real = set(real)
+    if real != set(documented):
+        extra = sorted(real - set(documented))
+        gone = sorted(set(documented) - real)
+        raise DocsError(
+            f"trace {what} keys changed (undocumented: {extra}, gone: {gone}); see proofs/docgen.py"
+        )
+
+
+def traces_page() -> str:
+    sample_finding = next(f for f in FINDINGS if f.id == "F3")
+    records = _replay(sample_finding.trace, "seed")
+    sample = records[-1]
+    _check_fields("record", RECORD_FIELDS, sample)
+    _check_fields("page", PAGE_FIELDS, sample["pages"][0])
+    _check_fields("mm", MM_FIELDS, sample["mms"][0])
+    _check_fields("pte", PTE_FIELDS, sample["ptes"][0])
+    _check_fields("fault", FAULT_FIELDS, sample["fault"])
+    world = sample_finding.trace.read_text(encoding="utf-8").splitlines()[0]
+    out = [
+        "# Traces\n",
+        "A trace is a scenario for `rmap-verify replay`: one JSON object a line, each an operation "
+        "named by `op`. Replaying runs each operation on the modelled kernel of the chosen variant "
+        "and prints one state record a line. Counterexamples of the proofs are written as traces, "
+        "so every one of them replays on `impl/`.\n",
+        "## Operations\n",
+        "Generated from `impl.trace.OPS`.\n",
+        _table(
+            ["op", "fields", "optional fields", "meaning"],
+            [
+                [
+                    f"`{name}`",
+                    ", ".join(f"`{k}`: {t.__name__}" for k, t in spec.fields.items()),
+                    ", ".join(f"`{k}`: {t.__name__}" for k, t in spec.optional.items()),
+                    spec.doc,
+                ]
+                for name, spec in OPS.items()
+            ],
+        ),
+        "A world (from `proofs/findings/F3.jsonl`):\n",
+        _fence("json", json.dumps(json.loads(world), indent=2, sort_keys=True)),
+        "## Records\n",
+        "Each record describes the whole modelled state after the operation. Keys:\n",
+        _table(["key", "meaning"], sorted(RECORD_FIELDS.items())),
+        "A page (`pages[]`):\n",
+        _table(["key", "meaning"], sorted(PAGE_FIELDS.items())),
+        "An mm (`mms[]`):\n",
+        _table(["key", "meaning"], sorted(MM_FIELDS.items())),
+        "A pte (`ptes[]`):\n",
+        _table(["key", "meaning"], sorted(PTE_FIELDS.items())),
+        "A fault (`fault`):\n",
+        _table(["key", "meaning"], sorted(FAULT_FIELDS.items())),
+        "The last record of `rmap-verify replay proofs/findings/F3.jsonl --variant seed`:\n",
+        _fence("json", json.dumps(sample, indent=2, sort_keys=True)),
+    ]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- CLI reference
+
+
+def cli_page() -> str:
+    parser = build_parser()
+    out = [
+        "# Command line\n",
+        "Generated from `proofs/cli.py`. Every subcommand exits 0 when all it checked holds, 1 when "
+        "something does not, 2 on bad usage (one line on stderr).\n",
+        _fence("text", _help(parser)),
+    ]
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, p in sub.choices.items():
+        out.append(f"## rmap-verify {name}\n")
+        out.append(_fence("text", _help(p)))
+    return "\n".join(out)
+
+
+def _help(parser: argparse.ArgumentParser) -> str:
+    # A fixed width, so the help does not depend on the terminal.
+    parser.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=100)
+    return parser.format_help()
+
+
+# ---------------------------------------------------------------- site
+
+
+def _title(markdown: str, fallback: str) -> str:
+    m = re.search(r"^# (.+)$", markdown, re.M)
+    return m.group(1).strip() if m else fallback
+
+
+def _src_pages() -> list[tuple[str, str]]:
+    found = {p.name: p.read_text(encoding="utf-8") for p in sorted(SRC.glob("*.md"))}
+    order = [n for n in NAV_SRC_ORDER if n in found] + sorted(n for n in found if n not in NAV_SRC_ORDER)
+    return [(n, found[n]) for n in order]
+
+
+def mkdocs_config(nav: Sequence[tuple[str, str | Sequence[tuple[str, str]]]]) -> str:
+    lines = [
+        "# Generated by `rmap-verify docs` (proofs/docgen.py); do not edit.",
+        "site_name: rmap-verify",
+        "site_description: Linux 2.5 pte_chain reverse mapping, modelled, ported and proved",
+        "docs_dir: docs",
+        "strict: true",
+        "theme:",
+        "  name: material",
+        "  font: false  # no web fonts fetched",
+        "  features:",
+        "    - navigation.sections",
+        "    - content.code.copy",
+        "markdown_extensions:",
+        "  - tables",
+        "  - attr_list",
+        "  - admonition",
+        "  - toc:",
+        "      permalink: true",
+        "  - pymdownx.details",
+        "  - pymdownx.highlight",
+        "  - pymdownx.superfences:",
+        "      custom_fences:",
+        "        - name: mermaid",
+        "          class: mermaid",
+        "          format: !!python/name:pymdownx.superfences.fence_code_format",
+        "validation:",
+        "  omitted_files: warn",
+        "  absolute_links: warn",
+        "  unrecognized_links: warn",
+        "  anchors: warn",
+        "nav:",
+    ]
+    for title, target in nav:
+        if isinstance(target, str):
+            lines.append(f"  - {json.dumps(title)}: {target}")
+        else:
+            lines.append(f"  - {json.dumps(title)}:")
+            lines += [f"      - {json.dumps(t)}: {p}" for t, p in target]
+    return "\n".join(lines) + "\n"
+
+
+def generate() -> dict[str, str]:
+    """Every generated file: path relative to the repository -> text."""
+    seed_path = _seed_path()
+    seed = seed_functions(seed_path.read_text(encoding="utf-8")) if seed_path else ()
+    ctx = Context(
+        obligations=load_obligations(),
+        results=_proof_results(),
+        formulas=_z3_formulas(),
+        seed=seed,
+        seed_file="mm/rmap.c" if seed_path is None else f"{seed_path.parent.parent.name}/seed/rmap.c",
+    )
+    pages: dict[str, str] = {}
+    src = _src_pages()
+    for name, text in src:
+        pages[name] = text
+    pages["invariants.md"] = invariants_page(ctx)
+    pages["obligations.md"] = obligations_page(ctx)
+    pages["seed.md"] = seed_page(ctx)
+    pages["findings/index.md"] = findings_index(ctx)
+    for f in FINDINGS:
+        pages[f"findings/{f.id}.md"] = finding_page(f, ctx)
+    pages["traces.md"] = traces_page()
+    pages["cli.md"] = cli_page()
+
+    def entry(name: str) -> tuple[str, str]:
+        return _title(pages[name], name), name
+
+    first = [n for n in ("index.md", "getting-started.md") if n in pages]
+    rest_src = [n for n, _ in src if n not in first]
+    nav: list[tuple[str, str | Sequence[tuple[str, str]]]] = [entry(n) for n in first]
+    nav += [entry(n) for n in ("invariants.md", "obligations.md", "seed.md")]
+    nav.append(("Findings", [entry("findings/index.md"), *(entry(f"findings/{f.id}.md") for f in FINDINGS)]))
+    nav += [entry("traces.md"), entry("cli.md")]
+    if rest_src:
+        nav.append(("Guides", [entry(n) for n in rest_src]))
+    files = {f"{DOCS}/{name}": _normalise(text) for name, text in pages.items()}
+    files[MKDOCS_YML] = mkdocs_config(nav)
+    return dict(sorted(files.items()))
+
+
+def _normalise(text: str) -> str:
+    """One trailing newline, no blank runs: stable text for --check."""
+    return re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+
+
+def stale(root: Path, files: Mapping[str, str]) -> list[str]:
+    """Files under ``root`` that differ from ``files``, are missing, or are in
+    docs/ without being generated."""
+    bad = [rel for rel, text in files.items() if _read(root / rel) != text]
+    docs = root / DOCS
+    if docs.is_dir():
+        bad += [
+            str(p.relative_to(root))
+            for p in sorted(docs.rglob("*"))
+            if p.is_file() and str(p.relative_to(root)) not in files
+        ]
+    return sorted(bad)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def write(root: Path, files: Mapping[str, str]) -> list[str]:
+    """Bring ``root`` up to ``files``; answers the paths written or removed."""
+    changed = stale(root, files)
+    for rel in changed:
+        path = root / rel
+        if rel in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(files[rel], encoding="utf-8")
+        else:
+            path.unlink()
+    return changed
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        files = generate()
+    except DocsError as why:
+        print(f"rmap-verify docs: {why}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.check:
+        bad = stale(ROOT, files)
+        for rel in bad:
+            print(f"stale: {rel}")
+        if bad:
+            print("docs are stale; run `rmap-verify docs`", file=sys.stderr)
+        return EXIT_FAILED if bad else EXIT_OK
+    for rel in write(ROOT, files):
+        print(f"wrote {rel}" if rel in files else f"removed {rel}")
+    return EXIT_OK
