@@ -1,0 +1,197 @@
+"""``rmap-verify prove`` as a tool: selection, output, reports, exit codes.
+
+The runner is driven through ``proofs.cli.main`` over self-check
+obligations (``proofs.selfcheck``) put in place of the registry, so these
+tests do not depend on the z3 obligations.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+import types
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from impl.trace import replay
+from proofs import selfcheck
+from proofs.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, build_parser, main
+from proofs.obligation import Obligation
+from proofs.runner import execute, select
+
+PROVED = [selfcheck.obligation("proves", variant) for variant in ("seed", "fixed")]
+F1_SEED = selfcheck.obligation("finds_f1", "seed", finding="F1")
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Obligation]:
+    """An editable stand-in for proofs.registry.OBLIGATIONS; runs in tmp_path (reports/cex/ lands there)."""
+    obligations: list[Obligation] = [*PROVED]
+    monkeypatch.setitem(sys.modules, "proofs.registry", types.SimpleNamespace(OBLIGATIONS=obligations))
+    monkeypatch.chdir(tmp_path)
+    return obligations
+
+
+def prove(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["prove", "--jobs", "2", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_select_by_variant_and_case_insensitive_substring_of_the_ident() -> None:
+    obligations = [*PROVED, F1_SEED]
+    assert select(obligations, "fixed", None) == [PROVED[1]]
+    assert select(obligations, "all", None) == obligations
+    assert select(obligations, "all", "FINDS") == [F1_SEED]
+    assert select(obligations, "all", "proves [seed]") == [PROVED[0]]
+    with pytest.raises(UsageError, match="selects none"):
+        select(obligations, "fixed", "finds")
+
+
+def test_all_proved_exits_0_and_lists_each_with_its_time(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = prove(capsys, "--variant", "all")
+    assert (code, err) == (EXIT_OK, "")
+    for ob in PROVED:
+        assert re.search(rf"proved +\d+\.\d\d s  {re.escape(ob.ident)}", out)
+    assert re.search(r"^2 proved, 0 counterexample, 0 unknown in \d+\.\d s$", out, re.M)
+    assert "\r" not in out  # not a terminal: plain lines only
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["-k", "no such obligation"], "-k 'no such obligation' selects none of the 1 obligations"),
+        (["--jobs", "-1"], "--jobs must be 0"),
+        (["--timeout", "0"], "--timeout must be a positive number"),
+        (["--timeout", "nan"], "--timeout must be a positive number"),
+        (["--timeout", "soon"], "invalid float value"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    try:
+        code = main(["prove", *argv])
+    except SystemExit as stop:  # argparse's own errors exit, also with 2
+        code = int(stop.code or 0)
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_list_prints_the_selection_and_runs_nothing(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.append(F1_SEED)
+    code, out, _ = prove(capsys, "--variant", "seed", "--list")
+    assert code == EXIT_OK
+    assert out.splitlines() == [
+        "selfcheck proves [seed]  (invariant preservation; selfcheck)",
+        "selfcheck finds_f1 [seed]  (invariant preservation; selfcheck; fails by F1)",
+        "2 obligations",
+    ]
+    assert not Path("reports").exists()
+
+
+def test_a_counterexample_is_shown_replayed_and_explained(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.append(F1_SEED)
+    code, out, _ = prove(capsys, "--variant", "seed")
+    assert code == EXIT_FAILED
+    assert re.search(r"counterexample +\d+\.\d\d s  selfcheck finds_f1 \[seed\]  \(F1\)", out)
+    for line in [
+        "selfcheck finds_f1 [seed]: counterexample after",
+        "  finding: F1 try_to_unmap loses the entry before a SWAP_FAIL success",
+        "  failing conjunct: spec_rmap_complete",
+        "  last step: reclaim(pfn=1) -> ",
+        "  environment: unmap a SWAP_SUCCESS, b SWAP_FAIL; next pte_chain allocation succeeds",
+        "  before: page 1: chain [b, a] (2 nodes), count 3;",
+        "  after:  page 1: no mappings, count 2;",
+        "  spec beside α(impl state) after the step:",
+        "    rmap[1]: spec {b}, impl {}",
+        "  violates spec_rmap_complete: b maps page 1 but page 1's reverse map lacks it",
+        "  replay: rmap-verify replay reports/cex/selfcheck_finds_f1-seed.jsonl --variant seed  (shows ",
+    ]:
+        assert line in out
+    assert re.search(r"^1 proved, 1 counterexample, 0 unknown in .* s; explained by F1 \(1\)$", out, re.M)
+    # The written trace is the replayable artefact: replay --strict fails on it.
+    trace = Path("reports/cex/selfcheck_finds_f1-seed.jsonl")
+    assert main(["replay", str(trace), "--variant", "seed", "--strict"]) == EXIT_FAILED
+
+
+def test_a_failure_on_seed_without_a_finding_is_flagged(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.append(selfcheck.obligation("finds_f1", "seed"))
+    code, out, _ = prove(capsys, "--variant", "seed")
+    assert code == EXIT_FAILED
+    assert "(no finding explains this)" in out
+    assert "  finding: NONE - no documented finding explains this failure on seed" in out
+    assert out.rstrip().endswith("; 1 failure(s) on seed no finding explains")
+
+
+def test_json_report(registry: list[Obligation], capsys: pytest.CaptureFixture[str]) -> None:
+    registry.append(F1_SEED)
+    code, _, _ = prove(capsys, "--variant", "all", "--timeout", "5", "--json", "out/prove.json")
+    assert code == EXIT_FAILED
+    report = json.loads(Path("out/prove.json").read_text())
+    assert report["variant"] == "all"
+    assert report["settings"] == {"pattern": None, "timeout": 5.0, "jobs": 2, "wall_limit": 20.0}
+    assert report["z3_version"] and report["machine"]["cores"] >= 1 and report["timestamp"]
+    totals = report["totals"]
+    assert (totals["obligations"], totals["proved"], totals["counterexample"]) == (3, 2, 1)
+    assert totals["passed"] is False and totals["unexplained"] == 0
+    rows = {row["ident"]: row for row in report["obligations"]}
+    assert list(rows) == [ob.ident for ob in [*PROVED, F1_SEED]]
+    row = rows[F1_SEED.ident]
+    assert row["name"] == F1_SEED.name and row["function"] == "selfcheck" and row["variant"] == "seed"
+    assert (row["property"], row["method"], row["bounded"]) == ("invariant preservation", "selfcheck", False)
+    assert (row["status"], row["finding"], row["conjunct"]) == ("counterexample", "F1", "spec_rmap_complete")
+    verdict = row["detail"]["replay"]
+    assert verdict["replays"] and "spec_mismatch" in verdict["shows"]
+    assert verdict["path"] == "reports/cex/selfcheck_finds_f1-seed.jsonl"
+    assert str(Path.cwd()) not in json.dumps(report)  # no absolute paths: the report is committed
+
+
+def test_junit_report(registry: list[Obligation], capsys: pytest.CaptureFixture[str]) -> None:
+    registry.extend([F1_SEED, selfcheck.obligation("crashes", "seed")])
+    prove(capsys, "--variant", "seed", "--junit", "junit.xml")
+    suite = ET.parse("junit.xml").getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert list(cases) == ["selfcheck proves [seed]", F1_SEED.ident, "selfcheck crashes [seed]"]
+    failure = cases[F1_SEED.ident].find("failure")
+    assert failure is not None and failure.get("message") == "counterexample: spec_rmap_complete"
+    error = cases["selfcheck crashes [seed]"].find("error")
+    assert error is not None and error.get("message") == "error: RuntimeError: the encoder failed"
+
+
+def test_live_progress_line_on_a_terminal(registry: list[Obligation], tmp_path: Path) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    args = build_parser().parse_args(["prove", "--variant", "all", "--jobs", "1"])
+    assert execute(args, registry, out=screen) == EXIT_OK
+    text = screen.getvalue()
+    assert re.search(r"\r\x1b\[K\[1/2\] \d running, \d+\.\d s", text)
+    assert "\r\x1b[K[1/2] proved" in text
+
+
+def test_counterexample_traces_are_written_per_obligation_and_variant(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.extend([F1_SEED, selfcheck.obligation("finds_f1", "fixed")])
+    prove(capsys, "--variant", "all")
+    written = sorted(p.name for p in Path("reports/cex").iterdir())
+    assert written == ["selfcheck_finds_f1-fixed.jsonl", "selfcheck_finds_f1-seed.jsonl"]
+    with Path("reports/cex/selfcheck_finds_f1-seed.jsonl").open() as lines:
+        assert list(replay(lines, "cex", "seed"))[-1]["spec_mismatch"]
