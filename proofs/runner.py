@@ -154,7 +154,6 @@ def execute(
     *,
     cex_dir: Path = CEX_DIR,
     out: TextIO | None = None,
-    limit: float | None = None,
 ) -> int:
     """``prove`` with its command-line arguments, over the given obligations."""
     out = out or sys.stdout
@@ -168,7 +167,7 @@ def execute(
         return EXIT_OK
     progress = Progress(out, len(selected))
     start = time.perf_counter()
-    results = prove(selected, timeout=timeout, jobs=jobs, cex_dir=cex_dir, limit=limit, progress=progress)
+    results = prove(selected, timeout=timeout, jobs=jobs, cex_dir=cex_dir, progress=progress)
     seconds = time.perf_counter() - start
     progress.close()
     for result in results:
@@ -176,11 +175,16 @@ def execute(
             out.write("\n" + "\n".join(failure_text(result)) + "\n")
     out.write(f"\n{summary_line(results, seconds)}\n")
     if args.json_out:
-        guard = limit or wall_limit(timeout)
+        guard = wall_limit(timeout)
         settings = {"pattern": args.pattern, "timeout": timeout, "jobs": jobs, "wall_limit": guard}
         _write(args.json_out, to_json(results, variant=args.variant, seconds=seconds, settings=settings))
     if args.junit_out:
         _write(args.junit_out, to_junit(results, seconds=seconds))
+    return exit_code(results)
+
+
+def exit_code(results: Sequence[Result]) -> int:
+    """0 when every obligation is proved; anything else fails the run."""
     return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
 
 
