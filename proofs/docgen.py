@@ -33,6 +33,7 @@ from impl.variants import VARIANTS
 from proofs.cli import EXIT_FAILED, EXIT_OK, build_parser
 from proofs.findings import FINDINGS, Finding
 from proofs.obligation import Obligation
+from proofs.report import is_bounded
 from spec.invariants import Invariant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,22 +97,28 @@ class ProofResult:
     seconds: float | None
 
 
-def _proof_results() -> dict[tuple[str, str], ProofResult] | None:
-    """(obligation name, variant) -> result from proofs/results/prove-<variant>.json."""
-    found: dict[tuple[str, str], ProofResult] = {}
-    any_file = False
-    for variant in list(VARIANTS):
+def prove_reports() -> dict[str, dict[str, Any]]:
+    """variant -> its committed ``rmap-verify prove --json`` report."""
+    found = {}
+    for variant in VARIANTS:
         report = _load_json(RESULTS / f"prove-{variant}.json")
-        if report is None:
-            continue
-        any_file = True
-        rows = report.get("obligations", report.get("results", [])) if isinstance(report, dict) else report
-        for row in rows:
+        if isinstance(report, dict):
+            found[variant] = report
+    return found
+
+
+def _proof_results(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str], ProofResult] | None:
+    """(obligation name, variant) -> its result in the reports, None when there are none."""
+    if not reports:
+        return None
+    found: dict[tuple[str, str], ProofResult] = {}
+    for variant, report in reports.items():
+        for row in report.get("obligations", []):
             seconds = row.get("seconds", row.get("time"))
             found[(row["name"], row.get("variant", variant))] = ProofResult(
                 str(row["status"]), None if seconds is None else float(seconds)
             )
-    return found if any_file else None
+    return found
 
 
 def _z3_formulas() -> dict[str, str]:
@@ -308,15 +315,6 @@ def invariant_status(
     return f"{_status_mark(worst)}: " + ", ".join(failing)
 
 
-def _method_kind(method: str) -> str:
-    low = method.lower()
-    if "unbounded" in low or "inductive" in low:
-        return "unbounded"
-    if "bounded" in low or "exhaustive" in low:
-        return "bounded"
-    return method
-
-
 # ---------------------------------------------------------------- pages
 
 
@@ -324,9 +322,12 @@ def _method_kind(method: str) -> str:
 class Context:
     obligations: tuple[Obligation, ...] | None
     results: dict[tuple[str, str], ProofResult] | None
+    runs: dict[str, dict[str, Any]]  # variant -> its prove --json report
     formulas: dict[str, str]
     seed: tuple[SeedFunction, ...]
     seed_file: str  # where the seed was read, for the pages
+    contracts: dict[str, Contract]
+    contract_results: dict[str, list[ContractResult]]
 
 
 def invariants_page(ctx: Context) -> str:
@@ -365,9 +366,7 @@ def _invariant_section(inv: Invariant[Any], ctx: Context) -> str:
     if ctx.obligations is None:
         out.append("**Proved by:** not known yet (`proofs.registry` does not exist).\n")
     else:
-        mine = sorted(
-            (ob for ob in ctx.obligations if inv.name in ob.invariants), key=lambda o: (o.name, o.variant)
-        )
+        mine = sorted((ob for ob in ctx.obligations if inv.name in ob.invariants), key=_ob_key)
         if mine:
             out.append("**Proved by**\n")
             out.append(
@@ -388,6 +387,13 @@ def _invariant_section(inv: Invariant[Any], ctx: Context) -> str:
         else:
             why = NOT_COVERED.get(inv.name, "no reason recorded")
             out.append(f"**Not covered:** {why}\n")
+    checking = [c for c in ctx.contracts.values() if inv.kind in c.kinds]
+    if checking:
+        out.append(
+            f"**Checked by the contracts** whose posts check every *{inv.kind}* conjunct: "
+            + ", ".join(f"[`{c.name}`](obligations.md#contracts-{c.name})" for c in checking)
+            + "\n"
+        )
     source, uses = predicate_source(inv.check)
     out.append("**Formal statement (the Python predicate; it lists every violation)**\n")
     out.append(_fence("python", source))
@@ -404,31 +410,98 @@ def _obligation_table(obs: Iterable[Obligation], ctx: Context, page: str) -> str
         ["obligation", "variant", "property", "result"],
         [
             [f"[{ob.name}]({page}#{_ob_anchor(ob)})", ob.variant, ob.prop, _result_text(ob, ctx.results)]
-            for ob in sorted(obs, key=lambda o: (o.name, o.variant))
+            for ob in sorted(obs, key=_ob_key)
         ],
     )
+
+
+def _ob_key(ob: Obligation) -> tuple[str, int]:
+    return ob.name, list(VARIANTS).index(ob.variant) if ob.variant in VARIANTS else len(VARIANTS)
 
 
 def _ob_anchor(ob: Obligation) -> str:
     return re.sub(r"[^a-z0-9]+", "-", f"{ob.name} {ob.variant}".lower()).strip("-")
 
 
-def _contract_rows(variant: str) -> tuple[list[list[object]], str] | None:
-    report = _load_json(RESULTS / f"contracts-{variant}.json")
-    if report is None:
-        return None
-    rows = report.get("contracts", report.get("results", [])) if isinstance(report, dict) else report
-    table = []
-    for row in rows:
-        table.append(
+@dataclass(frozen=True)
+class ContractResult:
+    function: str
+    condition: str
+    status: str
+    detail: str
+
+
+def load_contract_results() -> dict[str, list[ContractResult]]:
+    """variant -> rows of proofs/results/contracts-<variant>.json, for the
+    variants whose report is committed."""
+    found = {}
+    for variant in VARIANTS:
+        report = _load_json(RESULTS / f"contracts-{variant}.json")
+        if report is None:
+            continue
+        rows = report.get("contracts", report.get("results", [])) if isinstance(report, dict) else report
+        found[variant] = [
+            ContractResult(
+                str(row.get("function", row.get("name", "?"))),
+                str(row.get("condition", row.get("contract", ""))),
+                str(row.get("status", row.get("result", "?"))),
+                str(row.get("detail", row.get("message", "")) or ""),
+            )
+            for row in rows
+        ]
+    return found
+
+
+def _contract_status(ctx: Context, variant: str, name: str) -> str:
+    if variant not in ctx.contract_results:
+        return "not run"
+    rows = [r for r in ctx.contract_results[variant] if r.function == name]
+    if not rows:
+        return "not run"
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return ", ".join(f"{n} {_status_mark(st)}" for st, n in sorted(counts.items()))
+
+
+def contracts_section(ctx: Context) -> str:
+    out = [
+        "## Contracts\n",
+        "The CrossHair contracts of `impl/contracts.py` (one per seed function and caller path, "
+        "PEP 316 `pre:`/`post:` lines) with the last committed `rmap-verify contracts --json` "
+        "results, `proofs/results/contracts-<variant>.json`.\n",
+    ]
+    if not ctx.contracts:
+        out.append("No contracts yet: `impl/contracts.py` does not exist.\n")
+        return "\n".join(out)
+    out.append(
+        _table(
+            ["contract", "defined at", *VARIANTS],
             [
-                f"`{row.get('function', row.get('name', '?'))}`",
-                row.get("condition", row.get("contract", "")),
-                _status_mark(str(row.get("status", row.get("result", "?")))),
-                row.get("detail", row.get("message", "")),
-            ]
+                [
+                    f"[`{c.name}`](#contracts-{c.name})",
+                    c.where,
+                    *(_contract_status(ctx, v, c.name) for v in VARIANTS),
+                ]
+                for c in ctx.contracts.values()
+            ],
         )
-    return table, ""
+    )
+    for c in ctx.contracts.values():
+        out.append(f"### {c.name} {{#contracts-{c.name}}}\n")
+        out.append(f"{c.summary} (`{c.where}`)\n")
+        out.append(_fence("text", "\n".join(c.conditions)))
+        for variant in VARIANTS:
+            rows = [r for r in ctx.contract_results.get(variant, []) if r.function == c.name]
+            if rows:
+                out.append(f"On {variant}:\n")
+                out.append(
+                    _table(
+                        ["condition", "result", "detail"],
+                        [[r.condition, _status_mark(r.status), r.detail] for r in rows],
+                    )
+                )
+    return "\n".join(out)
 
 
 def obligations_page(ctx: Context) -> str:
@@ -443,8 +516,29 @@ def obligations_page(ctx: Context) -> str:
     else:
         if ctx.results is None:
             out.append("Not run yet: no `proofs/results/prove-*.json` is committed.\n")
+        else:
+            out.append(
+                _table(
+                    ["variant", "run at", "z3", "obligations", "passed", "seconds"],
+                    [
+                        [
+                            v,
+                            r.get("timestamp", "?"),
+                            r.get("z3_version", "?"),
+                            ", ".join(
+                                f"{n} {st}"
+                                for st, n in sorted(r.get("totals", {}).items())
+                                if st not in ("obligations", "passed", "seconds") and n
+                            ),
+                            {True: "yes", False: "no"}.get(r.get("totals", {}).get("passed"), "?"),
+                            r.get("totals", {}).get("seconds", "?"),
+                        ]
+                        for v, r in ctx.runs.items()
+                    ],
+                )
+            )
         rows = []
-        for ob in sorted(ctx.obligations, key=lambda o: (o.name, o.variant)):
+        for ob in sorted(ctx.obligations, key=_ob_key):
             r = None if ctx.results is None else ctx.results.get((ob.name, ob.variant))
             seconds = "" if r is None or r.seconds is None else f"{r.seconds:.2f} s"
             rows.append(
@@ -454,11 +548,11 @@ def obligations_page(ctx: Context) -> str:
                     ob.variant,
                     _result_text(ob, ctx.results),
                     seconds,
-                    _method_kind(ob.method),
+                    "bounded" if is_bounded(ob.method) else "unbounded",
                 ]
             )
         out.append(_table(["obligation", "property", "variant", "result", "time", "bounded"], rows))
-        for ob in sorted(ctx.obligations, key=lambda o: (o.name, o.variant)):
+        for ob in sorted(ctx.obligations, key=_ob_key):
             out.append(f"### {ob.name} [{ob.variant}] {{#{_ob_anchor(ob)}}}\n")
             out.append(f"{ob.statement}\n")
             facts = [
@@ -475,18 +569,7 @@ def obligations_page(ctx: Context) -> str:
             if ob.finding:
                 facts.append(["finding", f"[{ob.finding}](findings/{ob.finding}.md)"])
             out.append(_table(["", ""], facts))
-    out.append("## Contracts\n")
-    out.append(
-        "The CrossHair contracts of `impl/`, from the last committed `rmap-verify contracts --json` "
-        "reports, `proofs/results/contracts-<variant>.json`.\n"
-    )
-    for variant in list(VARIANTS):
-        out.append(f"### Contracts on {variant}\n")
-        found = _contract_rows(variant)
-        if found is None:
-            out.append("Not run yet.\n")
-        else:
-            out.append(_table(["function", "condition", "result", "detail"], found[0]))
+    out.append(contracts_section(ctx))
     return "\n".join(out)
 
 
@@ -529,20 +612,41 @@ def _callers_of(name: str) -> list[str]:
     return sorted(set(found))
 
 
-def _contracts_on(name: str) -> list[str]:
-    """The contracts of impl/contracts.py on the seed function ``name``."""
+@dataclass(frozen=True)
+class Contract:
+    """One PEP 316 contract of impl/contracts.py, named after its function."""
+
+    name: str
+    where: str  # file:line
+    summary: str  # the docstring's first line
+    conditions: tuple[str, ...]  # its pre: and post: lines
+    kinds: tuple[str, ...]  # invariant kinds its posts check with holds(_, KIND)
+
+
+def load_contracts() -> dict[str, Contract]:
+    """Every contract of impl/contracts.py (helper C), by function name."""
     try:
-        contracts = importlib.import_module("impl.contracts")
-    except ImportError:
-        return []
-    table = getattr(contracts, "CONTRACTS", None)
-    if table is None:
-        return []
-    out = []
-    for c in table:
-        if getattr(c, "function", None) == name:
-            out.append(f"`{getattr(c, 'name', name)}`: {getattr(c, 'text', getattr(c, 'statement', ''))}")
-    return out
+        module = importlib.import_module("impl.contracts")
+    except ModuleNotFoundError:
+        return {}
+    found = {}
+    for name, fn in vars(module).items():
+        if not isinstance(fn, FunctionType) or fn.__module__ != module.__name__ or not fn.__doc__:
+            continue
+        doc = inspect.cleandoc(fn.__doc__).splitlines()
+        conditions = tuple(line.strip() for line in doc if line.strip().startswith(("pre:", "post:")))
+        if not any(c.startswith("post:") for c in conditions):
+            continue
+        kinds = tuple(
+            str(getattr(module, word, word))
+            for c in conditions
+            for word in re.findall(r"holds\(_, (\w+)\)", c)
+        )
+        _, line = inspect.getsourcelines(fn)
+        summary = " ".join(doc[: doc.index("")] if "" in doc else doc[:1])
+        where = f"{_rel(inspect.getsourcefile(fn) or '')}:{line}"
+        found[name] = Contract(name, where, summary, conditions, kinds)
+    return dict(sorted(found.items()))
 
 
 def seed_page(ctx: Context) -> str:
@@ -611,8 +715,12 @@ def _seed_section(f: SeedFunction, ctx: Context) -> str:
             )
     callers = _callers_of(f.name)
     out.append("**Called by (in the model):** " + (", ".join(callers) if callers else "nothing") + "\n")
-    contracts = _contracts_on(f.name)
-    out.append("**Contracts:** " + ("; ".join(contracts) if contracts else "none yet") + "\n")
+    contract = ctx.contracts.get(f.name)
+    if contract is None:
+        out.append("**Contract:** none\n")
+    else:
+        out.append(f"**Contract** (`{contract.where}`): {contract.summary}\n")
+        out.append(_fence("text", "\n".join(contract.conditions)))
     obs = [ob for ob in ctx.obligations or () if ob.function == f.name]
     if obs:
         out.append("**Obligations**\n")
@@ -661,7 +769,7 @@ def _node(kind: str, name: object) -> str:
 def mermaid_state(record: Mapping[str, Any]) -> str:
     """A Mermaid flowchart of a trace record: pages, their direct pointer or
     chain, the ptes with their mm, the mms with rss; lost and leaked in red."""
-    out = ["flowchart LR"]
+    out = ["flowchart TB"]
     recorded: set[tuple[int, str]] = set()
     chained = 0
     for page in record["pages"]:
@@ -861,22 +969,21 @@ def finding_page(f: Finding, ctx: Context) -> str:
         out.append(_obligation_table(failing_obs, ctx, "../obligations.md"))
     else:
         out.append("No obligation names this finding yet.\n")
-    contracts = _failing_contracts(f)
-    if contracts:
-        out.append("Contracts with a counterexample on seed in this function:\n")
-        out.append("\n".join(f"- {c}" for c in contracts) + "\n")
-    return "\n".join(out)
-
-
-def _failing_contracts(f: Finding) -> list[str]:
-    found = _contract_rows("seed")
-    if found is None:
-        return []
-    return [
-        f"{row[0]}: {row[1]} ({row[2]})"
-        for row in found[0]
-        if row[0] == f"`{f.function}`" and "proved" not in str(row[2]) and "pass" not in str(row[2])
+    failing = [
+        r for r in ctx.contract_results.get("seed", []) if r.function == f.function and r.status != "proved"
     ]
+    if failing:
+        out.append(
+            f"Conditions of the contract [`{f.function}`](../obligations.md#contracts-{f.function}) "
+            "that fail on seed:\n"
+        )
+        out.append(
+            _table(
+                ["condition", "result", "detail"],
+                [[r.condition, _status_mark(r.status), r.detail] for r in failing],
+            )
+        )
+    return "\n".join(out)
 
 
 def findings_index(ctx: Context) -> str:
@@ -1093,10 +1200,13 @@ def generate() -> dict[str, str]:
     seed = seed_functions(seed_path.read_text(encoding="utf-8")) if seed_path else ()
     ctx = Context(
         obligations=load_obligations(),
-        results=_proof_results(),
+        results=_proof_results(runs := prove_reports()),
+        runs=runs,
         formulas=_z3_formulas(),
         seed=seed,
         seed_file="mm/rmap.c" if seed_path is None else f"{seed_path.parent.parent.name}/seed/rmap.c",
+        contracts=load_contracts(),
+        contract_results=load_contract_results(),
     )
     pages: dict[str, str] = {}
     src = _src_pages()
