@@ -1,0 +1,1 @@
+"""z3 proof obligations of the rmap: encoding, transitions, invariants, runners."""
