@@ -23,6 +23,7 @@ from impl.invariants import ALL_INVARIANTS, REP_INVARIANTS, violations
 from impl.kernel import NULL, Kernel, PteChain, SetPageDirect, set_flag
 from impl.kernel import PG_chainlock as CHAINLOCK
 from impl.refinement import Step, diff_states
+from impl.variants import UnknownVariant, variant_class
 from impl.world import WorldError, build_world
 from spec import ops
 from spec.invariants import SPEC_INVARIANTS
@@ -436,3 +437,27 @@ def test_world_errors(change: Any, why: str) -> None:
     change(desc)
     with pytest.raises(WorldError, match=why):
         build_world(desc)
+
+
+def test_step_checks_a_raw_add_of_an_unrecorded_mapping() -> None:
+    """A pte that maps the page unrecorded (it was reserved when mapped):
+    the raw page_add_rmap records it exactly as spec.ops.rmap_add says."""
+    w = make_world("fixed", 0, n_ptes=2, page={"reserved": True})
+    w.apply(op="map", pte="p0", pfn=PFN)
+    w.apply(op="set_page", pfn=PFN, reserved=False)
+    record = w.apply(op="page_add_rmap", pfn=PFN, pte="p0")
+    assert record["spec_mismatch"] == [] and record["pages"][0]["rmap"] == ["p0"]
+    step = Step.before(w.k, "page_add_rmap", {"pfn": PFN, "pte": "p1"})
+    assert step is not None and not step.precondition()
+
+
+def test_step_allowed_knows_only_spec_ops() -> None:
+    s = state(0)
+    with pytest.raises(AssertionError, match="lock"):
+        Step("lock", {"pfn": PFN}, s, False, {}).allowed()
+
+
+def test_unknown_variant() -> None:
+    with pytest.raises(UnknownVariant, match="choose one of seed, fixed"):
+        variant_class("nope")
+    assert repr(make_world("fixed", 0).k.mms["A"]) == "mm A"
