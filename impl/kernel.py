@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Final, NoReturn
+from typing import Final, Literal, NoReturn
 
 # ---------------------------------------------------------------- failures
 
@@ -67,7 +67,7 @@ class _Null:
 
     __slots__ = ()
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:
         return False
 
     def __repr__(self) -> str:
@@ -323,6 +323,9 @@ class Page:
         return f"page {self.pfn}"
 
 
+PagePtr = Page | _Null
+
+
 def _test(page: Page, bit: int) -> bool:
     return bool(page.flags >> bit & 1)
 
@@ -448,8 +451,10 @@ class Kernel:
     def pfn_to_page(self, pfn: int) -> Page:
         return self.mem_map[pfn]
 
-    def page_to_pfn(self, page: Page) -> int:
-        return page.pfn
+    def page_to_pfn(self, page: PagePtr) -> int:
+        # Pointer arithmetic in C (page - mem_map): it reads nothing, so a
+        # NULL page gives a meaningless pfn instead of a fault.
+        return page.pfn if isinstance(page, Page) else -1
 
     def get_page(self, page: Page) -> None:
         page.count += 1

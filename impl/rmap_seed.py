@@ -30,6 +30,7 @@ from impl.kernel import (
     Page,
     PageDirect,
     PageLocked,
+    PagePtr,
     PageReserved,
     PageSwapCache,
     Pte,
@@ -132,7 +133,7 @@ class SeedRmap:
         k.pte_chain_unlock(page)
 
     # [rmap.c:148]
-    def page_remove_rmap(self, page: Page, ptep: PtePtr) -> None:
+    def page_remove_rmap(self, page: PagePtr, ptep: PtePtr) -> None:
         k = self.k
         prev_pc: ChainPtr = NULL
         pfn = k.page_to_pfn(page)

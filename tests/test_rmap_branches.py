@@ -213,12 +213,6 @@ def test_page_remove_rmap_bugs_without_a_pte(world: Build) -> None:
         w.rmap.page_remove_rmap(w.page, NULL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Oops,
-    reason="impl/rmap_seed.py page_remove_rmap calls k.page_to_pfn(page) (reads page.pfn) before its "
-    "NULL test; C's page_to_pfn(NULL) is pointer arithmetic, so the C reaches BUG() here",
-)
 def test_page_remove_rmap_bugs_without_a_page(world: Build) -> None:
     w = world(1)
     with pytest.raises(Bug, match="without a page or a pte"):
