@@ -668,6 +668,7 @@ class Exploration:
     retries: int = 0
     reasked: int = 0
     deadlocks: list[tuple[int, ...]] = field(default_factory=list)
+    finals: set[Hashable] = field(default_factory=set)  # fingerprints of the states where all paths are done
     violations: list[tuple[tuple[int, ...], dict[str, list[str]]]] = field(default_factory=list)
     violated: set[str] = field(default_factory=set)
     not_transient: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
@@ -693,8 +694,10 @@ class Exploration:
         }
 
 
-def explore(world: World, variant: str, *, blocking: bool, budget: float) -> Exploration:
-    """Every interleaving of ``world``'s paths, breadth first, deduplicated.
+def explore(world: World, variant: str, *, blocking: bool, budget: float, dedup: bool = True) -> Exploration:
+    """Every interleaving of ``world``'s paths, breadth first, deduplicated
+    (or, with ``dedup`` off, the whole tree of schedules: what the dedup
+    saves, and a check that merging states loses nothing).
 
     Stops (incomplete) when ``budget`` seconds have passed.
     """
@@ -719,7 +722,7 @@ def explore(world: World, variant: str, *, blocking: bool, budget: float) -> Exp
             try:
                 child.step(index)
                 _absorb(out, child.events, (*schedule, index))
-                fp = child.fingerprint()
+                fp = child.fingerprint() if dedup else (*schedule, index)
                 if fp not in seen:
                     seen.add(fp)
                     _visit(out, child, (*schedule, index))
@@ -750,6 +753,7 @@ def _visit(out: Exploration, ex: Execution, schedule: tuple[int, ...]) -> None:
         out.deadlocks.append(schedule)
     if all(p.done for p in ex.paths):
         out.final_states += 1
+        out.finals.add(ex.fingerprint())
     if ex.quiescent():
         out.quiescent_checked += 1
         bad = violations(ex.k)
