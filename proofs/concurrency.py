@@ -37,6 +37,7 @@ from proofs.interleave import (
     interleaving,
     lock_label,
     make_world,
+    sequential_trace,
 )
 from proofs.obligation import Obligation, Outcome
 
@@ -103,10 +104,21 @@ def _witness(e: Exploration, schedule: tuple[int, ...], *, blocking: bool) -> di
     }
 
 
+def _crashed(found: list[Exploration]) -> Outcome | None:
+    """A path that stopped with a kernel fault (or any exception) fails
+    every trylock obligation: the model ran something impl/ cannot do."""
+    for e in found:
+        if e.crashes:
+            schedule, why = e.crashes[0]
+            detail = _witness(e, schedule, blocking=False)
+            return Outcome("counterexample", 0.0, {**detail, "reason": why, "explored": _summaries(found)})
+    return None
+
+
 def _vacuous(found: list[Exploration], what: str, holds: bool) -> Outcome | None:
     if holds:
         return None
-    return Outcome("vacuous", 0.0, {"why": what, "explored": _summaries(found)})
+    return Outcome("vacuous", 0.0, {"reason": what, "explored": _summaries(found)})
 
 
 # ---------------------------------------------------------------- runners
@@ -119,11 +131,11 @@ def prove_deadlock_freedom(ob: Obligation, timeout: float) -> Outcome:
     for e in found:
         if e.deadlocks:
             detail = _witness(e, e.deadlocks[0], blocking=False)
+            detail["reason"] = "a reachable state where every unfinished path waits"
             return Outcome("counterexample", 0.0, {**detail, "explored": _summaries(found)})
-        if e.crashes:
-            schedule, why = e.crashes[0]
-            detail = _witness(e, schedule, blocking=False)
-            return Outcome("counterexample", 0.0, {**detail, "crash": why, "explored": _summaries(found)})
+    crashed = _crashed(found)
+    if crashed:
+        return crashed
     vacuous = _vacuous(
         found,
         "no explored state has a failed spin_trylock whose lock holder waits for reclaim's pte_chain_lock",
@@ -136,14 +148,22 @@ def prove_consistency(ob: Obligation, timeout: float) -> Outcome:
     found, timed_out = _all(ob.variant, blocking=False, timeout=timeout)
     if timed_out:
         return timed_out
+    crashed = _crashed(found)
+    if crashed:
+        return crashed
     failing = [e for e in found if e.violations]
     if failing:
-        e = failing[0]
-        schedule, bad = e.violations[0]
+        # A violation that whole paths run one after another reach is shown
+        # by a sequential trace that `rmap-verify replay` replays on impl/.
+        sequential = [e for e in failing if e.sequential_violation]
+        e = (sequential or failing)[0]
+        schedule, bad = e.sequential_violation or e.violations[0]
+        trace = {"trace": sequential_trace(e.world, schedule)} if sequential else {}
         violated = set().union(*(f.violated for f in failing))
         expected = [f for f in FINDINGS if f.id in EXPECTED_SEED_FINDINGS and ob.variant == "seed"]
         detail = {
             **_witness(e, schedule, blocking=False),
+            "conjunct": ", ".join(sorted(bad)),
             "violations": bad,
             "violated_anywhere": sorted(violated),
             # What the findings that can arise in these worlds account for;
@@ -151,6 +171,7 @@ def prove_consistency(ob: Obligation, timeout: float) -> Outcome:
             "explained_by": {f.id: sorted(set(f.shows) & violated) for f in expected},
             "unexplained": sorted(violated - set().union(*(set(f.shows) for f in expected))),
             "explored": _summaries(found),
+            **trace,
         }
         return Outcome("counterexample", 0.0, detail)
     vacuous = _vacuous(
@@ -165,11 +186,11 @@ def prove_deadlock_reachable(ob: Obligation, timeout: float) -> Outcome:
     e = exploration(DEADLOCK_WORLD, ob.variant, blocking=True, budget=timeout)
     if not e.deadlocks:
         status = "counterexample" if e.complete else "timeout"
-        return Outcome(status, 0.0, {"why": "no deadlock found", "explored": e.summary()})
+        return Outcome(status, 0.0, {"reason": "no deadlock found", "explored": e.summary()})
     schedule = deadlock_witness(e)
     detail = _witness(e, schedule, blocking=True)
     if not detail["waits"]:  # the replay on impl/ must deadlock too
-        return Outcome("error", 0.0, {**detail, "why": "the witness does not deadlock when replayed"})
+        return Outcome("error", 0.0, {**detail, "reason": "the witness does not deadlock when replayed"})
     return Outcome("proved", 0.0, {**detail, "explored": e.summary()})
 
 
@@ -177,10 +198,13 @@ def prove_again_transient(ob: Obligation, timeout: float) -> Outcome:
     found, timed_out = _all(ob.variant, blocking=False, timeout=timeout)
     if timed_out:
         return timed_out
+    crashed = _crashed(found)
+    if crashed:
+        return crashed
     for e in found:
         if e.not_transient:
             schedule, why = e.not_transient[0]
-            return Outcome("counterexample", 0.0, {**_witness(e, schedule, blocking=False), "why": why})
+            return Outcome("counterexample", 0.0, {**_witness(e, schedule, blocking=False), "reason": why})
     vacuous = _vacuous(
         found,
         "no retried reclaim asked again about a mapping that had answered SWAP_AGAIN",

@@ -34,14 +34,13 @@ from dataclasses import dataclass, field, fields
 from types import FrameType
 from typing import Any, Literal
 
-from impl.callers import CallerPrecondition, ReclaimResult, map_pte, reclaim, zap_pte
+from impl.callers import ReclaimResult, map_pte, reclaim, zap_pte
 from impl.invariants import violations
 from impl.kernel import (
     MM,
     SWAP_AGAIN,
     VMA,
     Kernel,
-    KernelFault,
     Page,
     PageLocked,
     Pte,
@@ -374,7 +373,7 @@ class Execution:
                 path.status = "finished"
         except _Abandon:
             pass
-        except (KernelFault, CallerPrecondition, AssertionError) as why:
+        except Exception as why:  # a kernel fault, or impl/ failing in any other way
             path.status, path.fault = "crashed", f"{type(why).__name__}: {why}"
             self.events.crash = f"{path.spec.label()}: {path.fault}"
         finally:
@@ -622,6 +621,33 @@ class _Fingerprint:
         return (kernel, paths, tuple(table))
 
 
+def is_sequential(schedule: tuple[int, ...]) -> bool:
+    """Each path runs in one stretch (taken at a lock-free state: every
+    stretch but the last ran its path to the end)."""
+    stretches = [i for n, i in enumerate(schedule) if n == 0 or schedule[n - 1] != i]
+    return len(stretches) == len(set(stretches))
+
+
+def sequential_trace(world: World, schedule: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The trace operations (impl.trace.OPS) that replay a sequential
+    ``schedule``: the world, its premapped ptes made old, then each path
+    whole, in the order the schedule runs them."""
+    ops: list[dict[str, Any]] = [{"op": "world", **world.desc}]
+    for pte, pfn in world.premapped:
+        ops += [{"op": "map", "pte": pte, "pfn": pfn}, {"op": "set_pte", "pte": pte, "young": False}]
+    for n, index in enumerate(schedule):
+        if n and schedule[n - 1] == index:
+            continue
+        spec = world.paths[index]
+        if spec.kind == "fault":
+            ops.append({"op": "map", "pte": spec.pte, "pfn": spec.pfn})
+        elif spec.kind == "zap":
+            ops.append({"op": "zap", "pte": spec.pte})
+        else:
+            ops.append({"op": "reclaim", "pfn": spec.pfn})
+    return ops
+
+
 def replay(world: World, variant: str, schedule: tuple[int, ...], *, blocking: bool) -> Execution:
     """A fresh execution advanced through ``schedule`` (path indices)."""
     ex = Execution(world, variant, blocking=blocking)
@@ -670,6 +696,9 @@ class Exploration:
     deadlocks: list[tuple[int, ...]] = field(default_factory=list)
     finals: set[Hashable] = field(default_factory=set)  # fingerprints of the states where all paths are done
     violations: list[tuple[tuple[int, ...], dict[str, list[str]]]] = field(default_factory=list)
+    # The first violation reached by running whole paths one after another,
+    # which a sequential trace (impl.trace) can replay.
+    sequential_violation: tuple[tuple[int, ...], dict[str, list[str]]] | None = None
     violated: set[str] = field(default_factory=set)
     not_transient: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
     crashes: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
@@ -760,3 +789,5 @@ def _visit(out: Exploration, ex: Execution, schedule: tuple[int, ...]) -> None:
         if bad and not set(bad) <= out.violated:
             out.violated |= set(bad)
             out.violations.append((schedule, bad))
+        if bad and out.sequential_violation is None and is_sequential(schedule):
+            out.sequential_violation = (schedule, bad)

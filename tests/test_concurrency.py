@@ -13,6 +13,7 @@ import pytest
 
 from impl.invariants import ALL_INVARIANTS
 from proofs import concurrency
+from proofs.cexreplay import checked
 from proofs.concurrency import (
     DEADLOCK_WORLD,
     OBLIGATIONS,
@@ -21,7 +22,7 @@ from proofs.concurrency import (
     deadlock_sequence_diagram,
     exploration,
 )
-from proofs.interleave import explore, interleaving, make_world
+from proofs.interleave import explore, interleaving, is_sequential, make_world
 from proofs.obligation import PROPERTIES, Obligation
 
 BUDGET = 60.0
@@ -67,7 +68,7 @@ def test_trylock_model_keeps_the_invariant_on_fixed() -> None:
     assert all(e["quiescent_states_checked"] > 1 and e["retries"] > 0 for e in outcome.detail["explored"])
 
 
-def test_seed_consistency_fails_only_as_F2_explains() -> None:
+def test_seed_consistency_fails_only_as_F2_explains(tmp_path: Path) -> None:
     ob = _obligation("invariant preservation", "seed")
     assert ob.finding == "F2"
     outcome = ob.run(BUDGET)
@@ -75,6 +76,16 @@ def test_seed_consistency_fails_only_as_F2_explains() -> None:
     assert outcome.detail["explained_by"] == {"F2": ["count_nr_reverse_maps"]}
     assert outcome.detail["unexplained"] == []
     assert outcome.detail["interleaving"]  # the schedule replayed on impl/
+    # The witness runs whole paths in turn, so the runner's replay of a
+    # sequential trace on impl/ shows the same violation.
+    replayed = checked(ob, outcome, tmp_path)
+    assert replayed.status == "counterexample", replayed.detail.get("error")
+    assert "count_nr_reverse_maps" in replayed.detail["replay"]["shows"]
+
+
+def test_sequential_schedules() -> None:
+    assert is_sequential((2, 2, 0, 0, 1))
+    assert not is_sequential((0, 2, 0))
 
 
 @pytest.mark.parametrize("variant", ["seed", "fixed"])
