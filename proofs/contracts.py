@@ -1,0 +1,490 @@
+"""``rmap-verify contracts``: CrossHair checks the contracts of impl/contracts.py.
+
+Each postcondition of each entry point is one *condition*; CrossHair
+explores the inputs its preconditions allow, path by path, with a budget
+of CPU seconds (``time.process_time``, so the answer does not depend on
+how loaded the machine is).  A condition is
+
+- ``verified`` when CrossHair exhausted every path and each one held
+  (within the bounds the preconditions set, e.g. MAX_CHAIN);
+- ``no counterexample within budget`` when the budget ran out first;
+- ``counterexample`` when an input breaks it: printed with the call, the
+  implementation's answer and the trace that ``rmap-verify replay`` replays.
+
+On ``seed`` every counterexample is attributed to findings by the fixes of
+impl/rmap_fixed.py (each method there carries ``FIX(Fn)`` tags): the
+smallest sets of fixed methods that, grafted onto the seed, make the
+condition hold on that input.  The check then goes on with those fixes
+applied, so one condition shows every finding it can see, and ends on
+``verified`` once the seed carries them all.  The seed run also compares
+the two variants function by function with CrossHair's diffbehavior; each
+difference it finds is attributed the same way.
+
+Exit 0: no counterexample and no unexplained difference; 1: otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import functools
+import inspect
+import itertools
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from impl import contracts
+from impl.contracts import CONTRACTS, Run, checking
+from impl.rmap_fixed import FixedRmap
+from impl.rmap_seed import SeedRmap
+from impl.variants import VARIANTS
+from proofs.cli import EXIT_FAILED, EXIT_OK, UsageError
+from proofs.findings import FINDINGS
+
+DEFAULT_BUDGET = 120.0  # CPU seconds per condition; every fixed one exhausts in under 25
+
+VERIFIED = "verified"
+BUDGET = "no counterexample within budget"
+COUNTEREXAMPLE = "counterexample"
+ERROR = "error"
+
+# ------------------------------------------------------------ fixes as findings
+
+
+def _fixes() -> dict[str, tuple[str, ...]]:
+    """Each method impl/rmap_fixed.py overrides, with the findings its
+    ``FIX(Fn)`` tags name."""
+    found = {}
+    for name, member in vars(FixedRmap).items():
+        if inspect.isfunction(member):
+            tags = re.findall(r"FIX\((F\d+)\)", inspect.getsource(member))
+            found[name] = tuple(sorted(set(tags)))
+    return found
+
+
+FIXES = _fixes()
+_SHOWS = {f.id: set(f.shows) for f in FINDINGS}
+
+
+def seed_with(methods: Sequence[str]) -> str:
+    """The name of the seed variant with ``methods`` taken from the fixed one
+    (registered in impl.variants on first use)."""
+    if not methods:
+        return "seed"
+    ids = sorted({i for m in methods for i in FIXES[m]})
+    name = "seed+" + "+".join(ids)
+    if name not in VARIANTS:
+        VARIANTS[name] = type(name, (SeedRmap,), {m: vars(FixedRmap)[m] for m in methods})
+    return name
+
+
+def _symptoms(value: object) -> set[str]:
+    """What a run shows, in the terms of Finding.shows."""
+    if not isinstance(value, Run):
+        return set()
+    r = value.record
+    shown = set(r["violations"]) | ({"spec_mismatch"} if r["spec_mismatch"] else set())
+    return shown | ({r["fault"]["kind"]} if r["fault"] else set())
+
+
+def _findings_of(methods: Sequence[str], shown: set[str]) -> list[str]:
+    """The findings the fixes of ``methods`` carry; when a method carries
+    several, those whose own symptoms (beyond a spec mismatch) the run shows."""
+    ids = sorted({i for m in methods for i in FIXES[m]})
+    specific = [i for i in ids if (_SHOWS[i] - {"spec_mismatch"}) & shown]
+    return specific or ids
+
+
+def explain(applied: Sequence[str], holds_with: Callable[[str], bool], shown: set[str]) -> list[list[str]]:
+    """Alternative sets of findings that explain a failure found on seed with
+    ``applied`` fixes: the smallest sets of further fixed methods under
+    which it goes away (``holds_with(variant name)``).  Empty: unexplained."""
+    remaining = [m for m in FIXES if m not in applied]
+    minimal: list[tuple[str, ...]] = []
+    for size in range(1, len(remaining) + 1):
+        for extra in itertools.combinations(remaining, size):
+            if any(set(m) <= set(extra) for m in minimal):
+                continue
+            if holds_with(seed_with([*applied, *extra])):
+                minimal.append(extra)
+    return [_findings_of(m, shown) for m in minimal]
+
+
+def _methods_for(findings: Sequence[str]) -> list[str]:
+    return [m for m, ids in FIXES.items() if set(ids) & set(findings)]
+
+
+# ------------------------------------------------------------ conditions
+
+
+@dataclass
+class Counterexample:
+    variant: str  # where CrossHair found it
+    call: str
+    args: dict[str, Any]
+    answer: str  # what the implementation did
+    trace: list[dict[str, Any]] | None  # rmap-verify replay input
+    explained_by: list[list[str]]  # alternative finding sets; empty: none explains it
+
+
+@dataclass
+class Verdict:
+    function: str
+    condition: str
+    line: int
+    status: str
+    detail: str  # CrossHair's last word on it
+    paths: int
+    cpu_seconds: float
+    counterexamples: list[Counterexample] = field(default_factory=list)
+    final_variant: str = ""  # the variant the last exploration ran on
+
+
+def _call_args(fn: Callable[..., Any], message: str) -> dict[str, Any] | None:
+    """The arguments of the call CrossHair's message reports."""
+    start = message.find(f"when calling {fn.__name__}(")
+    if start < 0:
+        return None
+    text = message[start + len("when calling ") :]
+    for end in (i for i, ch in enumerate(text) if ch == ")"):
+        try:
+            call = ast.parse(text[: end + 1], mode="eval").body
+        except SyntaxError:
+            continue
+        if isinstance(call, ast.Call):
+            values = [ast.literal_eval(a) for a in call.args]
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
+            return dict(inspect.signature(fn).bind(*values, **kwargs).arguments)
+    return None
+
+
+def _show_call(fn: Callable[..., Any], args: dict[str, Any]) -> str:
+    return f"{fn.__name__}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
+
+
+def _checkable(fn: Callable[..., Any], index: int, budget: float) -> Any:
+    from crosshair.core_and_libs import analyze_function
+    from crosshair.options import AnalysisKind, AnalysisOptionSet
+
+    options = AnalysisOptionSet(
+        analysis_kind=[AnalysisKind.PEP316],
+        per_condition_timeout=budget,
+        max_uninteresting_iterations=0,  # stop on exhaustion or budget only
+    )
+    return analyze_function(fn, options)[index]
+
+
+def conditions_of(fn: Callable[..., Any]) -> list[Any]:
+    """The parsed PEP 316 conditions of an entry point (pre, post)."""
+    from crosshair.condition_parser import Pep316Parser
+    from crosshair.fnutil import FunctionInfo
+
+    parsed = Pep316Parser().get_fn_conditions(FunctionInfo.from_fn(fn))
+    assert parsed is not None
+    return [parsed.pre, parsed.post]
+
+
+def _holds_on(fn: Callable[..., Any], post: Any, args: dict[str, Any], variant: str) -> bool:
+    try:
+        with checking(variant):
+            value = fn(**args)
+        return bool(post.evaluate({**args, "_": value, "__return__": value}))
+    except Exception:
+        return False
+
+
+def check_condition(task: tuple[str, str, int, float]) -> Verdict:
+    """Explore one condition on a variant; on seed, go on with each
+    counterexample's fixes applied until the condition holds."""
+    from crosshair.statespace import MessageType
+
+    variant, name, index, budget = task
+    fn = getattr(contracts, name)
+    post = conditions_of(fn)[1][index]
+    applied: list[str] = []
+    verdict = Verdict(name, post.expr_source, post.line, VERIFIED, "", 0, 0.0)
+    while True:
+        on = seed_with(applied) if variant == "seed" else variant
+        checkable = _checkable(fn, index, budget)
+        checkable.options.stats = stats = Counter()
+        start = time.process_time()
+        with checking(on):
+            messages = list(checkable.analyze())
+        verdict.cpu_seconds += time.process_time() - start
+        verdict.paths += stats["num_paths"]
+        verdict.final_variant = on
+        message = messages[-1] if messages else None
+        kind = message.state if message else MessageType.CANNOT_CONFIRM
+        verdict.detail = message.message if message else "no answer"
+        if kind == MessageType.CONFIRMED:
+            verdict.status = VERIFIED if not verdict.counterexamples else COUNTEREXAMPLE
+            return verdict
+        if kind == MessageType.CANNOT_CONFIRM:
+            verdict.status = BUDGET if not verdict.counterexamples else COUNTEREXAMPLE
+            return verdict
+        args = (
+            _call_args(fn, verdict.detail) if kind in (MessageType.POST_FAIL, MessageType.EXEC_ERR) else None
+        )
+        if args is None:  # a syntax error, an unmeetable precondition, ...
+            verdict.status = ERROR
+            return verdict
+        verdict.status = COUNTEREXAMPLE
+        cex = _counterexample(fn, post, args, on, applied if variant == "seed" else None, verdict.detail)
+        verdict.counterexamples.append(cex)
+        if not cex.explained_by:
+            return verdict
+        applied += _methods_for(cex.explained_by[0])
+
+
+def _counterexample(
+    fn: Callable[..., Any],
+    post: Any,
+    args: dict[str, Any],
+    variant: str,
+    applied: list[str] | None,
+    message: str,
+) -> Counterexample:
+    try:
+        with checking(variant):
+            value = fn(**args)
+        answer, shown = repr(value), _symptoms(value)
+        trace = list(value.trace) if isinstance(value, Run) else None
+    except Exception:  # the scenario itself broke: show CrossHair's report
+        answer, shown, trace = message, set(), None
+    explained = explain(applied, lambda v: _holds_on(fn, post, args, v), shown) if applied is not None else []
+    return Counterexample(variant, _show_call(fn, args), args, answer, trace, explained)
+
+
+# ------------------------------------------------------------ diffbehavior
+
+
+@dataclass
+class Difference:
+    function: str
+    call: str
+    seed: str
+    fixed: str
+    explained_by: list[list[str]]
+
+
+@dataclass
+class DiffReport:
+    function: str
+    differences: list[Difference]
+    cpu_seconds: float
+
+
+def observation(value: object) -> object:
+    """What a variant's run shows to a comparison: the result, the fault
+    kind, the concrete state after the call and which conjuncts fail
+    (not the messages, which name source lines)."""
+    if not isinstance(value, Run):
+        return value
+    r = value.record
+    state = {key: r[key] for key in ("pages", "mms", "ptes", "swap", "nr_reverse_maps", "pte_chain_objects")}
+    return (
+        repr(r["result"]),
+        r["fault"] and r["fault"]["kind"],
+        json.dumps(state, sort_keys=True),
+        json.dumps(r["flushes"]),
+        tuple(sorted(r["violations"])),
+        bool(r["spec_mismatch"]),
+    )
+
+
+def observer(fn: Callable[..., Any], variant: str) -> Callable[..., Any]:
+    """``fn`` on ``variant`` as diffbehavior compares it.  diffbehavior does
+    not read preconditions, so an input outside them observes None."""
+    pre = conditions_of(fn)[0]
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def observe(*args: Any, **kwargs: Any) -> object:
+        bound = sig.bind(*args, **kwargs).arguments
+        if not all(p.evaluate(bound) for p in pre):
+            return None
+        with checking(variant):
+            return observation(fn(*args, **kwargs))
+
+    return observe
+
+
+def diff_function(task: tuple[str, float]) -> DiffReport:
+    """crosshair diffbehavior between seed and fixed for one entry point."""
+    from crosshair.diff_behavior import diff_behavior
+    from crosshair.fnutil import FunctionInfo
+    from crosshair.options import DEFAULT_OPTIONS
+
+    name, budget = task
+    fn = getattr(contracts, name)
+    options = DEFAULT_OPTIONS.overlay(per_condition_timeout=budget, max_uninteresting_iterations=0)
+    start = time.process_time()
+    found = diff_behavior(
+        FunctionInfo.from_fn(observer(fn, "seed")), FunctionInfo.from_fn(observer(fn, "fixed")), options
+    )
+    seconds = time.process_time() - start
+    if isinstance(found, str):  # CrossHair could not compare them at all
+        return DiffReport(name, [Difference(name, "", found, "", [])], seconds)
+    differences = []
+    for diff in found:
+        args = {k: ast.literal_eval(v) for k, v in diff.args.items()}
+        with checking("fixed"):
+            want = observation(fn(**args))
+
+        def same(variant: str, args: dict[str, Any] = args, want: object = want) -> bool:
+            with checking(variant):
+                return observation(fn(**args)) == want
+
+        with checking("seed"):
+            shown = _symptoms(fn(**args))
+        differences.append(
+            Difference(
+                name,
+                _show_call(fn, args),
+                diff.result1.describe(set()),
+                diff.result2.describe(set()),
+                explain([], same, shown),
+            )
+        )
+    return DiffReport(name, differences, seconds)
+
+
+# ------------------------------------------------------------ the command
+
+
+def tasks(
+    variant: str, budget: float, names: Sequence[str] | None = None
+) -> list[tuple[str, str, int, float]]:
+    chosen = [fn for fn in CONTRACTS if names is None or fn.__name__ in names]
+    return [(variant, fn.__name__, i, budget) for fn in chosen for i in range(len(conditions_of(fn)[1]))]
+
+
+def _map(fn: Callable[[Any], Any], items: list[Any], jobs: int) -> Iterator[Any]:
+    """fn over items, in order, in ``jobs`` processes."""
+    if jobs <= 1:
+        yield from map(fn, items)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(fn, items)
+
+
+def check(
+    variant: str,
+    budget: float = DEFAULT_BUDGET,
+    *,
+    names: Sequence[str] | None = None,
+    diff: bool | None = None,
+    jobs: int = 1,
+    out: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the contract check and print it; answers the JSON report."""
+    start = time.perf_counter()
+    verdicts = []
+    for verdict in _map(check_condition, tasks(variant, budget, names), jobs):
+        out(_show_verdict(verdict))
+        verdicts.append(verdict)
+    diffs = []
+    if diff if diff is not None else variant == "seed":
+        out("diffbehavior seed vs fixed:")
+        chosen = [fn.__name__ for fn in CONTRACTS if inspect.signature(fn).parameters]
+        chosen = [n for n in chosen if names is None or n in names]
+        for report in _map(diff_function, [(n, budget) for n in chosen], jobs):
+            out(_show_diff(report))
+            diffs.append(report)
+    failed = [v for v in verdicts if v.status in (COUNTEREXAMPLE, ERROR)]
+    unexplained = [c for v in verdicts for c in v.counterexamples if not c.explained_by]
+    unexplained_diffs = [d for r in diffs for d in r.differences if not d.explained_by]
+    counts = Counter(v.status for v in verdicts)
+    out(
+        f"{len(verdicts)} conditions on {variant}: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        + (f"; {len(unexplained)} counterexample(s) no finding explains" if unexplained else "")
+        + (f"; {len(unexplained_diffs)} unexplained difference(s)" if unexplained_diffs else "")
+        + f" ({time.perf_counter() - start:.0f} s)"
+    )
+    return {
+        "variant": variant,
+        "crosshair": _crosshair_version(),
+        "per_condition_timeout_cpu_s": budget,
+        "bounds": {"MAX_CHAIN": contracts.MAX_CHAIN},
+        "conditions": [asdict(v) for v in verdicts],
+        "diffbehavior": [asdict(r) for r in diffs],
+        "findings_shown": sorted(
+            {i for v in verdicts for c in v.counterexamples for s in c.explained_by for i in s}
+        ),
+        "ok": not failed and not unexplained_diffs,
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def _crosshair_version() -> str:
+    from importlib.metadata import version
+
+    return version("crosshair-tool")
+
+
+def _findings_text(sets: list[list[str]]) -> str:
+    if not sets:
+        return "NOT EXPLAINED by any finding"
+    return " or ".join("+".join(s) for s in sets)
+
+
+def _show_verdict(v: Verdict) -> str:
+    head = f"{v.function:17} post: {v.condition:32}"
+    lines = []
+    for c in v.counterexamples:
+        lines.append(f"{head} counterexample on {c.variant} [{_findings_text(c.explained_by)}]")
+        lines.append(f"    {c.call}")
+        lines.append(f"    -> {c.answer}")
+        for op in c.trace or []:
+            lines.append(f"    | {json.dumps(op)}")
+    if v.status == VERIFIED:
+        lines.append(f"{head} verified ({v.paths} paths, exhausted, {v.cpu_seconds:.1f} CPU s)")
+    elif v.status == BUDGET:
+        lines.append(f"{head} no counterexample within budget ({v.paths} paths, {v.cpu_seconds:.1f} CPU s)")
+    elif v.status == ERROR:
+        lines.append(f"{head} error: {v.detail}")
+    elif v.counterexamples and v.final_variant != v.counterexamples[-1].variant:
+        lines.append(f"{head} then verified on {v.final_variant} ({v.paths} paths in all)")
+    return "\n".join(lines)
+
+
+def _show_diff(r: DiffReport) -> str:
+    if not r.differences:
+        return f"  {r.function:17} no difference found ({r.cpu_seconds:.1f} CPU s)"
+    lines = [f"  {r.function:17} {len(r.differences)} difference(s) ({r.cpu_seconds:.1f} CPU s)"]
+    for d in r.differences:
+        lines.append(f"    {d.call} [{_findings_text(d.explained_by)}]")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    budget = DEFAULT_BUDGET if args.per_condition_timeout is None else args.per_condition_timeout
+    if not budget > 0:
+        raise UsageError(f"--per-condition-timeout must be positive, not {budget}")
+    if args.json_out:
+        try:
+            open(args.json_out, "a").close()
+        except OSError as why:
+            raise UsageError(f"cannot write {args.json_out}: {why.strerror}") from None
+    jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    print(
+        f"rmap-verify contracts --variant {args.variant}: CrossHair {_crosshair_version()}, PEP 316, "
+        f"{budget:g} CPU s per condition, MAX_CHAIN={contracts.MAX_CHAIN}",
+        flush=True,
+    )
+    report = check(args.variant, budget, jobs=jobs, out=lambda line: print(line, flush=True))
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as stream:
+            json.dump(report, stream, indent=1, sort_keys=True, default=str)
+            stream.write("\n")
+    sys.stdout.flush()
+    return EXIT_OK if report["ok"] else EXIT_FAILED
