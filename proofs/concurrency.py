@@ -237,7 +237,8 @@ def _obligations() -> list[Obligation]:
                 PATHS,
                 "invariant preservation",
                 variant,
-                "In every interleaving, at every state where no lock is held, the representation "
+                "In every interleaving, at every state where no lock is held and at every state where "
+                "all paths have finished (where a lock still held is a violation), the representation "
                 f"invariant and the count equalities hold ({sizes}).",
                 tuple(inv.name for inv in ALL_INVARIANTS),
                 METHOD,

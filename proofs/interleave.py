@@ -166,22 +166,60 @@ class ConcurrentKernel(Kernel):
         self.chain_holders.pop(page.pfn, None)
 
 
+class LockingRuleBroken(Exception):
+    """A seed function ran without a lock its comment says its caller holds."""
+
+
 @functools.cache
 def observed(cls: type[SeedRmap]) -> type[SeedRmap]:
-    """The variant ``cls``, reporting each try_to_unmap_one answer.
+    """The variant ``cls``, checking the seed's locking comments and
+    reporting each try_to_unmap_one answer.
 
-    Nothing of the rmap logic changes: the override calls the variant's own
-    try_to_unmap_one and hands its answer to ``on_unmap_answer``.
+    Nothing of the rmap logic changes: each override checks that the running
+    CPU holds what the seed's comment says the caller holds, then calls the
+    variant's own function.
     """
 
     class Observed(cls):  # type: ignore[valid-type,misc]
         on_unmap_answer: Callable[[Pte, int], None] | None = None
+
+        def _caller_holds(self, key: LockKey, function: str, line: int) -> None:
+            k = self.k
+            assert isinstance(k, ConcurrentKernel)
+            if k.holder(key) != k.cpu:
+                raise LockingRuleBroken(
+                    f"{function} runs on {k.cpu} without {lock_label(key)} [rmap.c:{line}]"
+                )
+
+        def page_referenced(self, page: Page) -> int:
+            self._caller_holds(("chain", page.pfn), "page_referenced", 58)
+            return super().page_referenced(page)
+
+        def page_add_rmap(self, page: Page, ptep: Pte) -> int | None:
+            self._caller_holds(("ptl", ptep.mm.name), "page_add_rmap", 84)
+            return super().page_add_rmap(page, ptep)
+
+        def page_remove_rmap(self, page: Page, ptep: Pte | _Null) -> None:
+            if isinstance(ptep, Pte):
+                self._caller_holds(("ptl", ptep.mm.name), "page_remove_rmap", 146)
+            return super().page_remove_rmap(page, ptep)
+
+        def try_to_unmap(self, page: Page) -> int:
+            self._caller_holds(("lru",), "try_to_unmap", 263)
+            return super().try_to_unmap(page)
 
         def try_to_unmap_one(self, page: Page, ptep: Pte) -> int:
             answer = super().try_to_unmap_one(page, ptep)
             if self.on_unmap_answer is not None:
                 self.on_unmap_answer(ptep, answer)
             return answer
+
+        def pte_chain_free(
+            self, pte_chain: PteChain | _Null, prev_pte_chain: PteChain | _Null, page: Page | None
+        ) -> None:
+            if page:
+                self._caller_holds(("chain", page.pfn), "pte_chain_free", 333)
+            super().pte_chain_free(pte_chain, prev_pte_chain, page)
 
     Observed.__name__ = Observed.__qualname__ = f"Observed{cls.__name__}"
     return Observed
@@ -493,6 +531,11 @@ class Execution:
         """No lock of any kind is held (the page lock included)."""
         return not self.k.held() and not any(PageLocked(p) for p in self.k.mem_map.values())
 
+    def leaks(self) -> list[str]:
+        """Every lock held, named with its holder (for a state that should hold none)."""
+        out = [f"{lock_label(key)} (by {cpu})" for key, cpu in self.k.held().items()]
+        return out + [f"page {p.pfn} lock" for p in self.k.mem_map.values() if PageLocked(p)]
+
     def close(self) -> None:
         for path in self.paths:
             if not path.done and path.pending is not None:
@@ -780,12 +823,17 @@ def _visit(out: Exploration, ex: Execution, schedule: tuple[int, ...]) -> None:
     out.max_depth = max(out.max_depth, len(schedule))
     if ex.deadlocked():
         out.deadlocks.append(schedule)
-    if all(p.done for p in ex.paths):
+    done = all(p.done for p in ex.paths)
+    if done:
         out.final_states += 1
         out.finals.add(ex.fingerprint())
-    if ex.quiescent():
+    if ex.quiescent() or done:
         out.quiescent_checked += 1
         bad = violations(ex.k)
+        if done and not ex.quiescent():
+            # rep_locks_released for every CPU: each path is between kernel paths now.
+            leaked = [f"{what} still held after every path finished" for what in ex.leaks()]
+            bad["rep_locks_released"] = [*bad.get("rep_locks_released", []), *leaked]
         if bad and not set(bad) <= out.violated:
             out.violated |= set(bad)
             out.violations.append((schedule, bad))
