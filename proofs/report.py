@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -26,6 +25,7 @@ from proofs.obligation import Obligation, Outcome, Status
 
 STATUSES: tuple[Status, ...] = get_args(Status)
 ALWAYS_COUNTED = ("proved", "counterexample", "unknown")  # shown even when zero
+EXTRA_WIDTH = 300  # characters of a prover's other details shown on the console
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ class Result:
 
 
 def is_bounded(method: str) -> bool:
-    return re.search(r"(?<!un)bounded", method) is not None
+    """Whatever does not claim to hold for every size (bounded unrolling, small worlds) is bounded."""
+    return "unbounded" not in method.lower()
 
 
 # ------------------------------------------------------------------ console
@@ -143,7 +144,10 @@ def failure_text(result: Result) -> list[str]:
         lines.append(f"  replay: {replay['command']}  ({verdict})")
     for key, value in detail.items():
         if key not in ("conjunct", "error", "reason", "replay", "trace"):
-            lines.append(f"  {key}: {value}")
+            text = str(value)
+            if len(text) > EXTRA_WIDTH:
+                text = text[:EXTRA_WIDTH] + " ... (in full in the --json report)"
+            lines.append(f"  {key}: {text}")
     return lines
 
 

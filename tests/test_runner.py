@@ -21,6 +21,7 @@ from impl.trace import replay
 from proofs import selfcheck
 from proofs.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, build_parser, main
 from proofs.obligation import Obligation
+from proofs.report import is_bounded
 from proofs.runner import execute, select
 
 PROVED = [selfcheck.obligation("proves", variant) for variant in ("seed", "fixed")]
@@ -152,12 +153,21 @@ def test_json_report(registry: list[Obligation], capsys: pytest.CaptureFixture[s
     assert list(rows) == [ob.ident for ob in [*PROVED, F1_SEED]]
     row = rows[F1_SEED.ident]
     assert row["name"] == F1_SEED.name and row["function"] == "selfcheck" and row["variant"] == "seed"
-    assert (row["property"], row["method"], row["bounded"]) == ("invariant preservation", "selfcheck", False)
+    assert (row["property"], row["method"]) == ("invariant preservation", "selfcheck")
+    assert row["bounded"] == is_bounded("selfcheck")
     assert (row["status"], row["finding"], row["conjunct"]) == ("counterexample", "F1", "spec_rmap_complete")
     verdict = row["detail"]["replay"]
     assert verdict["replays"] and "spec_mismatch" in verdict["shows"]
     assert verdict["path"] == "reports/cex/selfcheck_finds_f1-seed.jsonl"
     assert str(Path.cwd()) not in json.dumps(report)  # no absolute paths: the report is committed
+
+
+@pytest.mark.parametrize(
+    "method, bounded",
+    [("z3 unbounded (inductive)", False), ("z3 bounded (N<=8)", True), ("exhaustive interleavings", True)],
+)
+def test_a_method_is_bounded_unless_it_says_unbounded(method: str, bounded: bool) -> None:
+    assert is_bounded(method) == bounded
 
 
 def test_junit_report(registry: list[Obligation], capsys: pytest.CaptureFixture[str]) -> None:
