@@ -642,6 +642,8 @@ class _Fingerprint:
             k.pagemap_lru_lock.holder,
             tuple(sorted(k.chain_holders.items())),
         )
+        # PathRun.again is left out: it only counts re-asked mappings for the
+        # non-vacuity check; a SWAP_AGAIN in a retry is seen on the step itself.
         paths = tuple(
             (
                 p.status,
