@@ -100,6 +100,18 @@ def _witness(e: Exploration, schedule: tuple[int, ...], *, blocking: bool) -> di
         "world": e.world.name,
         "schedule": [e.world.paths[i].label() for i in schedule],
         "interleaving": [s.line(n) for n, s in enumerate(steps, 1)],
+        "steps": [
+            {
+                "path": s.path,
+                "cpu": s.cpu,
+                "acquires": s.acquire.primitive,
+                "lock": lock_label(s.acquire.key) if s.acquire.key else None,
+                "in": s.acquire.where,
+                "result": s.result,
+                "holds": s.holds,
+            }
+            for s in steps
+        ],
         "waits": [w.line() for w in waits],
     }
 
