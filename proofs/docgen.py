@@ -15,6 +15,7 @@ import ast
 import difflib
 import importlib
 import inspect
+import io
 import json
 import re
 import sys
@@ -86,8 +87,12 @@ def load_obligations() -> tuple[Obligation, ...] | None:
     """proofs.registry.OBLIGATIONS, or None while it does not exist."""
     try:
         registry = importlib.import_module("proofs.registry")
-    except ModuleNotFoundError:
-        return None
+    except ModuleNotFoundError as why:
+        if why.name == "proofs.registry":
+            return None
+        raise DocsError(f"proofs.registry cannot be imported: {why}") from None
+    except ImportError as why:
+        raise DocsError(f"proofs.registry cannot be imported: {why}") from None
     return tuple(registry.OBLIGATIONS)
 
 
@@ -122,15 +127,22 @@ def _proof_results(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, 
 
 
 def _z3_formulas() -> dict[str, str]:
-    """invariant name -> its z3 formula as text, when proofs.z3 exposes them."""
+    """invariant name -> its z3 conjunct as text: proofs.z3.invariants.full
+    applied to a fresh symbolic state, printed with z3's own pretty printer
+    (private instances, so no z3.set_option elsewhere changes the text)."""
     try:
-        z3pkg = importlib.import_module("proofs.z3")
-    except ImportError:
+        z3_invariants = importlib.import_module("proofs.z3.invariants")
+        z3_state = importlib.import_module("proofs.z3.state")
+    except ModuleNotFoundError:
         return {}
-    formulas = getattr(z3pkg, "INVARIANT_FORMULAS", None)
-    if callable(formulas):
-        formulas = formulas()
-    return {str(k): str(v) for k, v in dict(formulas or {}).items()}
+    from z3 import z3printer
+
+    grouped: dict[str, list[str]] = {}
+    for name, formula in z3_invariants.full(z3_state.fresh("s")):
+        out = io.StringIO()
+        z3printer.PP()(out, z3printer.Formatter()(formula))
+        grouped.setdefault(name, []).append(out.getvalue())
+    return {name: "\n".join(texts) for name, texts in grouped.items()}
 
 
 def _seed_path() -> Path | None:
@@ -401,7 +413,15 @@ def _invariant_section(inv: Invariant[Any], ctx: Context) -> str:
         out.append("Uses " + ", ".join(f"`{u}`" for u in uses) + ".\n")
     formula = ctx.formulas.get(inv.name)
     out.append("**z3 formula**\n")
-    out.append(_fence("text", formula) if formula else "z3 formula: see obligations.\n")
+    if formula:
+        out.append(
+            "The conjunct `proofs.z3.invariants.full` states for the page an operation is about, on "
+            "the symbolic state `s` of `proofs/z3/state.py` (`s.n`, `s.nd`, `s.npos`, `s.ppos` are "
+            "the ghost chain; `other` and `nr_other` the other pages' frame):\n"
+        )
+        out.append(_fence("text", formula))
+    else:
+        out.append("z3 formula: see obligations (no per-state conjunct in `proofs.z3.invariants.full`).\n")
     return "\n".join(out)
 
 
@@ -1222,7 +1242,7 @@ def generate() -> dict[str, str]:
     pages["cli.md"] = cli_page()
 
     def entry(name: str) -> tuple[str, str]:
-        return _title(pages[name], name), name
+        return ("Home" if name == "index.md" else _title(pages[name], name)), name
 
     first = [n for n in ("index.md", "getting-started.md") if n in pages]
     rest_src = [n for n, _ in src if n not in first]
