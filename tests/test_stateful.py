@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
+from impl.rmap_fixed import FixedRmap
+from impl.rmap_seed import SeedRmap
 from impl.trace import Session, replay
+from impl.variants import VARIANTS
 
 SEED_TRACE = Path(__file__).parent.parent / "proofs" / "findings" / "stateful_seed.jsonl"
 PROGRAM_HEADER = "failing program (trace):"
@@ -36,11 +39,13 @@ PFNS = (1, 2)
 MMS = ("A", "B")
 PTES = {"a0": ("A", 0x1000), "a1": ("A", 0x2000), "b0": ("B", 0x1000), "b1": ("B", 0x2000)}
 FULL = [{"start": 0, "end": 0x4000}]
-# vma layouts the `vmas` op can install; "hole" leaves 0x1000 below the only
-# vma (mremap/munmap), "none" leaves every address outside any vma.
+# vma layouts the `vmas` op can install (mremap, munmap): "hole" leaves
+# 0x1000 below the only vma, "gap" leaves 0x1000 and 0x2000 between two
+# vmas, "none" leaves every address outside any vma.
 LAYOUTS = {
     "full": FULL,
     "hole": [{"start": 0x2000, "end": 0x4000}],
+    "gap": [{"start": 0, "end": 0x1000}, {"start": 0x3000, "end": 0x4000}],
     "locked": [{"start": 0, "end": 0x4000, "locked": True}],
     "none": [],
 }
@@ -166,7 +171,7 @@ class SeedMachine(RmapMachine):
 TestFixedVariant = FixedMachine.TestCase
 TestFixedVariant.settings = settings(
     max_examples=max(500, settings().max_examples),
-    stateful_step_count=12,
+    stateful_step_count=20,
     backend="hypothesis",
 )
 
@@ -179,7 +184,7 @@ def test_seed_variant_fails_the_machine_with_the_recorded_program() -> None:
             SeedMachine,
             settings=settings(
                 max_examples=500,
-                stateful_step_count=12,
+                stateful_step_count=20,
                 derandomize=True,
                 database=None,
                 deadline=None,
@@ -199,3 +204,38 @@ def test_recorded_seed_program_replays(variant: str) -> None:
         last = list(replay(lines, str(SEED_TRACE), variant))[-1]
     dirty = bool(last["violations"] or last["spec_mismatch"] or last["fault"])
     assert dirty == (variant == "seed"), last
+
+
+class OnlyF3(FixedRmap):
+    """The fixed variant with the seed's page_add_rmap back (F3 alone)."""
+
+    page_add_rmap = SeedRmap.page_add_rmap
+
+
+class OnlyF5(FixedRmap):
+    """The fixed variant with the seed's vma test back (F5 alone)."""
+
+    _vma_holds = SeedRmap._vma_holds
+
+
+@pytest.mark.parametrize("hybrid", [OnlyF3, OnlyF5], ids=["F3", "F5"])
+def test_machine_finds_a_finding_that_f2_does_not_hide(
+    hybrid: type[SeedRmap], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the seed the machine stops at F2 first; with one finding put back
+    into the fixed variant it finds that one too (no shrinking, to save time)."""
+    monkeypatch.setitem(VARIANTS, "hybrid", hybrid)
+    machine = type("HybridMachine", (RmapMachine,), {"variant": "hybrid"})
+    with pytest.raises(StepFailed):
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=500,
+                stateful_step_count=20,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                backend="hypothesis",
+                phases=[Phase.generate],
+            ),
+        )
