@@ -221,7 +221,9 @@ def _seed_links(text: str, funcs: Sequence[SeedFunction], page: str = "seed.md")
 
 
 def _status_mark(status: str) -> str:
-    return {"proved": "✅ proved", "counterexample": "❌ counterexample"}.get(status, status)
+    return {"proved": "✅ proved", "verified": "✅ verified", "counterexample": "❌ counterexample"}.get(
+        status, status
+    )
 
 
 # ---------------------------------------------------------------- invariant sources
@@ -449,25 +451,30 @@ class ContractResult:
     condition: str
     status: str
     detail: str
+    seconds: float
+    findings: tuple[str, ...]  # the findings that explain its counterexamples
 
 
 def load_contract_results() -> dict[str, list[ContractResult]]:
-    """variant -> rows of proofs/results/contracts-<variant>.json, for the
-    variants whose report is committed."""
+    """variant -> the conditions of proofs/results/contracts-<variant>.json
+    (``rmap-verify contracts --json``), for the variants committed."""
     found = {}
     for variant in VARIANTS:
         report = _load_json(RESULTS / f"contracts-{variant}.json")
-        if report is None:
+        if not isinstance(report, dict):
             continue
-        rows = report.get("contracts", report.get("results", [])) if isinstance(report, dict) else report
         found[variant] = [
             ContractResult(
-                str(row.get("function", row.get("name", "?"))),
-                str(row.get("condition", row.get("contract", ""))),
-                str(row.get("status", row.get("result", "?"))),
-                str(row.get("detail", row.get("message", "")) or ""),
+                str(row["function"]),
+                str(row["condition"]),
+                str(row["status"]),
+                " ".join(str(row.get("detail") or "").split()),
+                float(row.get("cpu_seconds") or 0.0),
+                tuple(
+                    sorted({i for c in row.get("counterexamples", []) for s in c["explained_by"] for i in s})
+                ),
             )
-            for row in rows
+            for row in report.get("conditions", [])
         ]
     return found
 
@@ -482,6 +489,26 @@ def _contract_status(ctx: Context, variant: str, name: str) -> str:
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
     return ", ".join(f"{n} {_status_mark(st)}" for st, n in sorted(counts.items()))
+
+
+def _contract_table(rows: Iterable[ContractResult], prefix: str = "") -> str:
+    return _table(
+        ["condition", "result", "CPU s", "explained by", "detail"],
+        [
+            [
+                f"`{r.condition}`",
+                _status_mark(r.status),
+                f"{r.seconds:.1f}",
+                ", ".join(f"[{i}]({prefix}findings/{i}.md)" for i in r.findings),
+                _shorten(r.detail),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def contracts_section(ctx: Context) -> str:
@@ -515,12 +542,7 @@ def contracts_section(ctx: Context) -> str:
             rows = [r for r in ctx.contract_results.get(variant, []) if r.function == c.name]
             if rows:
                 out.append(f"On {variant}:\n")
-                out.append(
-                    _table(
-                        ["condition", "result", "detail"],
-                        [[r.condition, _status_mark(r.status), r.detail] for r in rows],
-                    )
-                )
+                out.append(_contract_table(rows))
     return "\n".join(out)
 
 
@@ -644,29 +666,23 @@ class Contract:
 
 
 def load_contracts() -> dict[str, Contract]:
-    """Every contract of impl/contracts.py (helper C), by function name."""
+    """The contracts of impl/contracts.py (``CONTRACTS``), by function name."""
     try:
         module = importlib.import_module("impl.contracts")
     except ModuleNotFoundError:
         return {}
     found = {}
-    for name, fn in vars(module).items():
-        if not isinstance(fn, FunctionType) or fn.__module__ != module.__name__ or not fn.__doc__:
-            continue
-        doc = inspect.cleandoc(fn.__doc__).splitlines()
+    for fn in module.CONTRACTS:
+        doc = inspect.cleandoc(fn.__doc__ or "").splitlines()
         conditions = tuple(line.strip() for line in doc if line.strip().startswith(("pre:", "post:")))
-        if not any(c.startswith("post:") for c in conditions):
-            continue
         kinds = tuple(
-            str(getattr(module, word, word))
-            for c in conditions
-            for word in re.findall(r"holds\(_, (\w+)\)", c)
+            str(getattr(module, word)) for c in conditions for word in re.findall(r"holds\(_, (\w+)\)", c)
         )
         _, line = inspect.getsourcelines(fn)
         summary = " ".join(doc[: doc.index("")] if "" in doc else doc[:1])
         where = f"{_rel(inspect.getsourcefile(fn) or '')}:{line}"
-        found[name] = Contract(name, where, summary, conditions, kinds)
-    return dict(sorted(found.items()))
+        found[fn.__name__] = Contract(fn.__name__, where, summary, conditions, kinds)
+    return found
 
 
 def seed_page(ctx: Context) -> str:
@@ -741,6 +757,8 @@ def _seed_section(f: SeedFunction, ctx: Context) -> str:
     else:
         out.append(f"**Contract** (`{contract.where}`): {contract.summary}\n")
         out.append(_fence("text", "\n".join(contract.conditions)))
+        results = "; ".join(f"{v}: {_contract_status(ctx, v, f.name)}" for v in VARIANTS)
+        out.append(f"Contract results ([all](obligations.md#contracts-{f.name})): {results}\n")
     obs = [ob for ob in ctx.obligations or () if ob.function == f.name]
     if obs:
         out.append("**Obligations**\n")
@@ -989,20 +1007,10 @@ def finding_page(f: Finding, ctx: Context) -> str:
         out.append(_obligation_table(failing_obs, ctx, "../obligations.md"))
     else:
         out.append("No obligation names this finding yet.\n")
-    failing = [
-        r for r in ctx.contract_results.get("seed", []) if r.function == f.function and r.status != "proved"
-    ]
+    failing = [r for r in ctx.contract_results.get("seed", []) if f.id in r.findings]
     if failing:
-        out.append(
-            f"Conditions of the contract [`{f.function}`](../obligations.md#contracts-{f.function}) "
-            "that fail on seed:\n"
-        )
-        out.append(
-            _table(
-                ["condition", "result", "detail"],
-                [[r.condition, _status_mark(r.status), r.detail] for r in failing],
-            )
-        )
+        out.append("Contract conditions with a counterexample on seed that this finding explains:\n")
+        out.append(_contract_table(failing, "../"))
     return "\n".join(out)
 
 
