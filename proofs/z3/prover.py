@@ -1,0 +1,131 @@
+"""Discharging verification conditions with z3, honestly.
+
+A ``VC`` is hypotheses and named goal conjuncts; it is proved when the
+hypotheses with the negated goal are unsat.  ``sat`` is a counterexample
+(the model and the goal conjuncts it falsifies come back), ``unknown`` or a
+timeout never pass.  Every solver gets the same fixed random seed, so runs
+repeat.  The hypotheses of each VC are also checked satisfiable with its
+pinned small case (a fixed chain length and loop index): a VC whose
+hypotheses are inconsistent proves nothing, and the obligation is
+``vacuous``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+SEED = 0
+
+
+def configure() -> None:
+    z3.set_param("smt.random_seed", SEED)
+    z3.set_param("sat.random_seed", SEED)
+
+
+@dataclass
+class VC:
+    """One verification condition: a program path and what must hold after it."""
+
+    name: str
+    hyps: list[Any]
+    goals: list[tuple[str, Any]]
+    pins: list[Any] = field(default_factory=list)  # a small case that must satisfy hyps
+    search: list[Any] = field(default_factory=list)  # a small case to look for counterexamples in
+    assume: list[Any] = field(default_factory=list)  # what the property takes for granted
+    split: bool = False  # check each goal conjunct on its own (VC splitting)
+    reachable: bool = True  # False: the path is dead; only its vacuity is not checked
+
+
+@dataclass
+class Verdict:
+    status: str  # proved, counterexample, unknown, timeout, vacuous
+    vc: str = ""
+    conjuncts: list[str] = field(default_factory=list)
+    model: Any = None
+    seconds: float = 0.0
+    checks: int = 0
+
+
+def _solver(timeout: float) -> z3.Solver:
+    s = z3.Solver()
+    s.set("timeout", max(1, int(timeout * 1000)))
+    s.set("random_seed", SEED)
+    return s
+
+
+def _answer(result: z3.CheckSatResult, solver: z3.Solver) -> str:
+    if result == z3.unknown:
+        reason = solver.reason_unknown()
+        return "timeout" if "timeout" in reason or "canceled" in reason else "unknown"
+    return "sat" if result == z3.sat else "unsat"
+
+
+def check_vc(vc: VC, timeout: float) -> Verdict:
+    """Prove one VC; on failure say which goal conjuncts fail."""
+    start = time.perf_counter()
+    groups = [[g] for g in vc.goals] if vc.split else [vc.goals]
+    checks = 0
+    for group in groups:
+        solver = _solver(timeout)  # a fresh solver each: lemmas of one goal slow the next
+        solver.add(*vc.hyps, *vc.assume)
+        solver.push()
+        solver.add(z3.Not(z3.And(*[term for _, term in group])))
+        answer = _answer(solver.check(), solver)
+        checks += 1
+        if answer != "unsat" and vc.search:
+            # Quantifiers can hide a counterexample that the pinned small
+            # case shows at once; the answer stays a failure either way.
+            solver.push()
+            solver.add(*vc.search)
+            if solver.check() == z3.sat:
+                answer = "sat"
+            else:
+                solver.pop()
+        if answer == "sat":
+            model = solver.model()
+            failing = [
+                name for name, term in vc.goals if z3.is_false(model.eval(term, model_completion=True))
+            ]
+            return Verdict(
+                "counterexample",
+                vc.name,
+                failing or [n for n, _ in group],
+                model,
+                time.perf_counter() - start,
+                checks,
+            )
+        if answer != "unsat":
+            return Verdict(answer, vc.name, [n for n, _ in group], None, time.perf_counter() - start, checks)
+        solver.pop()
+    return Verdict("proved", vc.name, [], None, time.perf_counter() - start, checks)
+
+
+def check_consistent(vc: VC, timeout: float) -> Verdict:
+    """The hypotheses of ``vc`` with its pins have a model (not vacuous)."""
+    start = time.perf_counter()
+    solver = _solver(timeout)
+    solver.add(*vc.hyps, *vc.pins)
+    answer = _answer(solver.check(), solver)
+    status = {"sat": "proved", "unsat": "vacuous"}.get(answer, answer)
+    return Verdict(status, vc.name, [], None, time.perf_counter() - start, 1)
+
+
+def discharge(vcs: list[VC], timeout: float) -> tuple[Verdict, list[dict[str, Any]]]:
+    """Check every VC (and its consistency); the first failure decides."""
+    configure()
+    log: list[dict[str, Any]] = []
+    for vc in vcs:
+        verdict = check_vc(vc, timeout)
+        log.append({"vc": vc.name, "status": verdict.status, "seconds": round(verdict.seconds, 3)})
+        if verdict.status != "proved":
+            return verdict, log
+        if vc.reachable and vc.pins:
+            consistent = check_consistent(vc, timeout)
+            log[-1]["consistent"] = consistent.status
+            if consistent.status != "proved":
+                return consistent, log
+    return Verdict("proved"), log

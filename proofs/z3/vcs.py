@@ -1,0 +1,778 @@
+"""The verification conditions of every obligation, one per program path.
+
+For each function (and caller path) and property this builds the VCs
+that together prove it for a symbolic pre-state of any size: straight-line
+paths directly, chain walks by an inductive loop invariant (initiation,
+one consecution VC per iteration case, exit implies the postcondition).
+The transitions come from proofs.z3.code, the invariants from
+proofs.z3.invariants, the spec from proofs.z3.spec; the ghost chain of the
+post-state (n, nd, npos, ppos) is given explicitly per path, and the
+representation invariant then checks that it describes the real chain.
+
+Properties (proofs.obligation.PROPERTIES):
+- "invariant preservation": the invariant conjuncts hold after the path.
+- "impl refines spec": α(post) is the spec operation's result from α(pre),
+  and the function's answer is one the spec allows.
+- "spec refines impl": under the spec's precondition the function neither
+  BUGs, oopses nor deadlocks (its post is then the spec's, by the above).
+- "balanced counts": each counter moves by exactly what it counts moves.
+- "return value": try_to_unmap's answer, as shrink_cache reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from impl.kernel import SWAP_AGAIN, SWAP_FAIL, SWAP_MAP_MAX, SWAP_SUCCESS
+from proofs.z3 import code, invariants as inv
+from proofs.z3.code import Walk
+from proofs.z3.prover import VC
+from proofs.z3.spec import alpha_goals, spec_referenced, spec_rmap_add, spec_rmap_remove, spec_unmap
+from proofs.z3.state import NULL, State, fresh, maps_page, normal, spec_outcome
+
+Goals = list[tuple[str, Any]]
+PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN = (
+    "invariant preservation",
+    "impl refines spec",
+    "spec refines impl",
+    "balanced counts",
+    "return value",
+)
+
+
+def facts(conjuncts: inv.Conjuncts) -> list[Any]:
+    return [term for _, term in conjuncts]
+
+
+def no_fault(s: State) -> Goals:
+    return [("no BUG, oops or deadlock", s.fault == 0)]
+
+
+def unchanged(s0: State, s1: State, names: tuple[str, ...]) -> Goals:
+    return [(f"{n} unchanged", getattr(s1, n) == getattr(s0, n)) for n in names]
+
+
+def objects_balanced(s: State) -> Goals:
+    return [c for c in inv.structure(s) if c[0] == "count_pte_chain_objects"]
+
+
+def small(
+    s0: State,
+    n: int,
+    env: int | list[int] = SWAP_SUCCESS,
+    more: tuple[Any, ...] = (),
+    unrecorded: bool = False,
+    cleared: int | None = None,
+) -> dict[str, list[Any]]:
+    """The pinned small case of a VC: concrete for its consistency check,
+    with a free environment for its counterexample search."""
+    return {
+        "pins": [*inv.pin_chain(s0, n, env, unrecorded=unrecorded, cleared=cleared), *more],
+        "search": [*inv.pin_chain(s0, n), *more],
+    }
+
+
+@dataclass
+class Path:
+    """One program path: its guard, the post-state (ghosts filled in) and answer."""
+
+    name: str
+    guard: Any
+    post: State
+    result: Any = 0
+    length: int | None = None  # the chain length of its pinned small case
+    arg: int | None = None  # the pte argument in the pinned case (page_remove_rmap's)
+
+
+# ------------------------------------------------------------ page_add_rmap
+
+
+def add_vcs(variant: str, prop: str) -> list[VC]:
+    s0, t = fresh("s"), z3.Int("t")
+    pre = [
+        inv.world_facts(s0),
+        t != NULL,
+        maps_page(s0, t),
+        s0.ppos[t] == -1,
+        *facts(inv.structure(s0)),
+        *facts(inv.locks(s0)),
+        *facts(inv.sound(s0)),
+        *facts(inv.complete(s0, but=t)),
+        *facts(inv.nr_count(s0)),
+    ]
+    s1, r = code.page_add_rmap(s0, t, variant)
+    head = s1.word
+    k, x, p = z3.Int("k"), z3.Int("x"), z3.Int("p")
+    nomem = z3.And(normal(s0), s0.fail_next > 0, z3.Or(s0.direct, s0.word != NULL))
+    fits = z3.And(normal(s0), s0.fail_next == 0)
+    paths = [
+        Path("reserved or invalid page", z3.Not(normal(s0)), s1, r),
+        Path("allocation fails", nomem, s1, r, 2),
+        Path(
+            "direct page becomes a chain",
+            z3.And(fits, s0.direct),
+            s1.but(
+                n=2,
+                nd=z3.Store(z3.Store(s0.nd, 0, head), 1, s1.nxt[head]),
+                npos=z3.Store(z3.Store(s0.npos, head, 0), s1.nxt[head], 1),
+                ppos=z3.Store(z3.Store(s0.ppos, t, 0), s0.word, 1),
+            ),
+            r,
+            1,
+        ),
+        Path(
+            "push on a chain",
+            z3.And(fits, z3.Not(s0.direct), s0.word != NULL),
+            s1.but(
+                n=s0.n + 1,
+                nd=z3.Lambda([k], z3.If(k == 0, head, s0.nd[k - 1])),
+                npos=z3.Lambda([x], z3.If(x == head, 0, z3.If(s0.npos[x] >= 0, s0.npos[x] + 1, -1))),
+                ppos=z3.Lambda([p], z3.If(p == t, 0, z3.If(s0.ppos[p] >= 0, s0.ppos[p] + 1, -1))),
+            ),
+            r,
+            3,
+        ),
+        Path(
+            "unmapped page becomes direct",
+            z3.And(normal(s0), z3.Not(s0.direct), s0.word == NULL),
+            s1.but(n=1, ppos=z3.Store(s0.ppos, t, 0)),
+            r,
+            0,
+        ),
+    ]
+    want_result, want = spec_rmap_add(s0, t)
+
+    def goals(path: Path) -> tuple[list[Any], Goals]:
+        s = path.post
+        if prop == PRESERVE:
+            # Nothing added (no memory): t stays unrecorded, the caller backs out.
+            added = path.name not in ("allocation fails", "reserved or invalid page")
+            return [], [
+                *no_fault(s),
+                *inv.structure(s),
+                *inv.locks(s),
+                *inv.sound(s),
+                *inv.complete(s, but=None if added else t),
+                *inv.nr_count(s),
+            ]
+        if prop == REFINE:
+            return [], [
+                *no_fault(s),
+                *inv.structure(s),
+                ("result", path.result == want_result),
+                *alpha_goals(s, want),
+            ]
+        if prop == SPEC_REFINES:
+            return [], no_fault(s)
+        assert prop == COUNTS
+        return [s.fault == 0], [
+            ("count_nr_reverse_maps", s.nr - s0.nr == s.n - s0.n),
+            *objects_balanced(s),
+            *unchanged(s0, s, ("count", "rss", "swap")),
+        ]
+
+    return _path_vcs(s0, pre, paths, goals, t)
+
+
+def _path_vcs(
+    s0: State,
+    pre: list[Any],
+    paths: list[Path],
+    goals: Callable[[Path], tuple[list[Any], Goals]],
+    arg: Any = None,
+) -> list[VC]:
+    """One VC per path; ``arg``: the pte argument, pinned to pte n+1 (unrecorded)."""
+    out = []
+    for path in paths:
+        extra, gs = goals(path)
+        n = path.length
+        if n is None:
+            pins = {}
+        elif path.arg is not None:  # page_remove_rmap: t is recorded (or not) but cleared
+            pins = small(s0, n, more=(arg == path.arg,), cleared=path.arg)
+        else:  # page_add_rmap: t is pte n+1, mapped and unrecorded
+            pins = small(s0, n, more=(arg == n + 1,), unrecorded=True)
+        out.append(VC(path.name, [*pre, path.guard], gs, assume=extra, **pins))
+    return out
+
+
+# ------------------------------------------------------------ page_remove_rmap
+
+
+def remove_vcs(variant: str, prop: str, caller: Callable[..., Any] | None = None) -> list[VC]:
+    s0, t = fresh("s"), z3.Int("t")
+    pre = [
+        inv.world_facts(s0),
+        t != NULL,
+        z3.Not(maps_page(s0, t)),  # zap cleared it first
+        *facts(inv.structure(s0)),
+        *facts(inv.locks(s0)),
+        *facts(inv.sound(s0, but=t)),
+        *facts(inv.complete(s0)),
+        *facts(inv.nr_count(s0)),
+    ]
+    k, x, p = z3.Int("k"), z3.Int("x"), z3.Int("p")
+    want = spec_rmap_remove(s0, t)
+
+    def goals(s: State, extra: list[Any] | None = None) -> tuple[list[Any], Goals]:
+        if prop == PRESERVE:
+            return [], [
+                *no_fault(s),
+                *inv.structure(s),
+                *inv.locks(s),
+                *inv.sound(s),
+                *inv.complete(s),
+                *inv.nr_count(s),
+            ]
+        if prop == REFINE:
+            return [], [*no_fault(s), *inv.structure(s), *alpha_goals(s, want)]
+        if prop == SPEC_REFINES:
+            return [], no_fault(s)
+        assert prop == COUNTS
+        return [s.fault == 0], [
+            ("count_nr_reverse_maps", s.nr - s0.nr == s.n - s0.n),
+            *objects_balanced(s),
+            *unchanged(s0, s, ("count", "rss", "swap")),
+        ]
+
+    locked = code.chain_lock(s0)
+    direct = code.remove_direct(locked, t, variant)
+    hit = s0.word == t
+    paths = [
+        Path("reserved or invalid page", code.remove_skip(s0), s0),
+        Path(
+            "direct page, its pte",
+            z3.And(z3.Not(code.remove_skip(s0)), s0.direct, hit),
+            direct.but(n=0, ppos=z3.Store(s0.ppos, t, -1)),
+            length=1,
+            arg=1,
+        ),
+        Path(
+            "direct page, another pte",
+            z3.And(z3.Not(code.remove_skip(s0)), s0.direct, z3.Not(hit)),
+            direct,
+            length=1,
+            arg=5,
+        ),
+    ]
+    out = _path_vcs(s0, pre, paths, lambda path: goals(path.post), t)
+
+    # The chain walk: nothing changes until t is found at position i.
+    i, pc, prev = z3.Int("i"), z3.Int("pc"), z3.Int("prev")
+    walking = [*pre, z3.Not(code.remove_skip(s0)), z3.Not(s0.direct)]
+    start = code.remove_start(s0)
+
+    def invariant(w: Walk, at: Any) -> Goals:
+        return [
+            ("loop: position in range", z3.And(at >= 0, at <= s0.n)),
+            ("loop: pc is the node at i", w.pc == z3.If(at < s0.n, s0.nd[at], NULL)),
+            ("loop: prev is the node before", w.prev == z3.If(at > 0, s0.nd[at - 1], NULL)),
+            ("loop: t is not before i", z3.Not(z3.And(s0.ppos[t] >= 0, s0.ppos[t] < at))),
+        ]
+
+    out.append(
+        VC(
+            "walk: initiation",
+            walking,
+            invariant(start, z3.IntVal(0)),
+            **small(s0, 2, more=(t == 2,), cleared=2),
+        )
+    )
+    w = Walk(start.s, pc, prev, z3.BoolVal(False))
+    held = [*walking, *facts(invariant(w, i)), pc != NULL]
+    found, moved = code.remove_step(w, t)
+    out.append(
+        VC(
+            "walk: step past another pte",
+            [*held, moved[0]],
+            invariant(moved[1], i + 1),
+            **small(s0, 3, more=(i == 1, pc == s0.nd[1], prev == s0.nd[0], t == 3), cleared=3),
+        )
+    )
+    post = found[1].s
+    last = z3.And(s0.n == 2)
+    collapsed = post.but(
+        n=1,
+        npos=z3.K(z3.IntSort(), -1),
+        ppos=z3.Lambda([p], z3.If(p == t, -1, z3.If(s0.ppos[p] >= 0, 0, -1))),
+    )
+    shrunk = post.but(
+        n=s0.n - 1,
+        nd=z3.Lambda([k], z3.If(k < i, s0.nd[k], s0.nd[k + 1])),
+        npos=z3.Lambda([x], z3.If(x == pc, -1, z3.If(s0.npos[x] > i, s0.npos[x] - 1, s0.npos[x]))),
+        ppos=z3.Lambda([p], z3.If(p == t, -1, z3.If(s0.ppos[p] > i, s0.ppos[p] - 1, s0.ppos[p]))),
+    )
+    for name, guard, s, pins in (
+        (
+            "walk: found, collapse to direct",
+            last,
+            collapsed,
+            small(s0, 2, more=(i == 1, t == 2, pc == s0.nd[1], prev == s0.nd[0]), cleared=2),
+        ),
+        (
+            "walk: found, chain stays",
+            z3.Not(last),
+            shrunk,
+            small(s0, 3, more=(i == 1, t == 2, pc == s0.nd[1], prev == s0.nd[0]), cleared=2),
+        ),
+    ):
+        extra, gs = goals(s)
+        out.append(VC(name, [*held, found[0], guard], gs, assume=extra, split=True, **pins))
+    end = Walk(start.s, pc, prev, z3.BoolVal(False))
+    extra, gs = goals(code.remove_exit(end, variant))
+    out.append(
+        VC(
+            "walk: t not found",
+            [*walking, *facts(invariant(end, i)), pc == NULL],
+            gs,
+            assume=extra,
+            **small(s0, 2, more=(i == 2, pc == NULL, prev == s0.nd[1], t == 5)),
+        )
+    )
+    return out
+
+
+# ------------------------------------------------------------ try_to_unmap
+
+
+@dataclass
+class Enumeration:
+    """Sums along the chain of s0, position by position, as functions with
+    recursive axioms on the position (z3 has no set cardinality):
+    ``succ(j)`` unmapped entries among the first j, ``succm(m, j)`` those of
+    mm m, ``dirt(j)`` the page's dirty bit after the first j."""
+
+    s0: State
+    variant: str
+    succ_a: Any
+    succm_a: Any
+    dirt_a: Any
+
+    @staticmethod
+    def of(s0: State, variant: str) -> Enumeration:
+        i = z3.IntSort()
+        return Enumeration(
+            s0,
+            variant,
+            z3.Array("succ", i, i),
+            z3.Array("succm", i, i, i),
+            z3.Array("dirt", i, z3.BoolSort()),
+        )
+
+    def succ(self, j: Any) -> Any:
+        return self.succ_a[j]
+
+    def succm(self, m: Any, j: Any) -> Any:
+        return self.succm_a[m, j]
+
+    def dirt(self, j: Any) -> Any:
+        return self.dirt_a[j]
+
+    def pins(self, outcomes: list[int]) -> list[Any]:
+        """The sums of the pinned small case (pte j+1 at position j, in mm j+1)."""
+        j, m = z3.Int("j"), z3.Int("m")
+
+        def upto(k: int) -> tuple[int, Any]:
+            gone = [q for q, o in enumerate(outcomes[:k], 1) if o == SWAP_SUCCESS]
+            return len(gone), z3.Sum([z3.If(m == q, 1, 0) for q in gone]) if gone else z3.IntVal(0)
+
+        succ, succm = upto(len(outcomes))
+        succ_t, succm_t = z3.IntVal(succ), succm
+        for k in range(len(outcomes) - 1, -1, -1):
+            count, per_mm = upto(k)
+            succ_t, succm_t = z3.If(j <= k, count, succ_t), z3.If(j <= k, per_mm, succm_t)
+        return [
+            self.succ_a == z3.Lambda([j], succ_t),
+            self.succm_a == z3.Lambda([m, j], succm_t),
+            self.dirt_a == z3.Lambda([j], self.s0.dirty),
+        ]
+
+    def pte(self, j: Any) -> Any:
+        return self.s0.ptep[self.s0.nd[j]]
+
+    def out(self, j: Any) -> Any:
+        """try_to_unmap_one's answer for the entry at chain position j."""
+        return code.unmap_outcome(self.s0, self.pte(j), self.variant)
+
+    def axioms(self) -> list[Any]:
+        s0, j, m = self.s0, z3.Int("j"), z3.Int("m")
+        step = z3.And(j >= 0, j < s0.n)
+        gone = self.out(j) == SWAP_SUCCESS
+        return [
+            self.succ(0) == 0,
+            self.dirt(0) == s0.dirty,
+            z3.ForAll([m], self.succm(m, 0) == 0, patterns=[self.succm(m, 0)]),
+            z3.ForAll(
+                [j],
+                z3.Implies(step, self.succ(j + 1) == self.succ(j) + z3.If(gone, 1, 0)),
+                patterns=[self.succ(j + 1)],
+            ),
+            z3.ForAll(
+                [j],
+                z3.Implies(step, self.dirt(j + 1) == z3.Or(self.dirt(j), z3.And(gone, s0.pd[self.pte(j)]))),
+                patterns=[self.dirt(j + 1)],
+            ),
+            z3.ForAll(
+                [m, j],
+                z3.Implies(
+                    step,
+                    self.succm(m, j + 1)
+                    == self.succm(m, j) + z3.If(z3.And(gone, s0.pmm[self.pte(j)] == m), 1, 0),
+                ),
+                patterns=[self.succm(m, j + 1)],
+            ),
+        ]
+
+
+def _unmapped_value(s0: State) -> tuple[Any, Any]:
+    """What an unmapped pte holds: the swap-cache entry, or nothing."""
+    return z3.If(s0.swapcache, 2, 0), z3.If(s0.swapcache, s0.index, 0)
+
+
+def unmap_invariant(e: Enumeration, w: Walk, i: Any, kn: Any, slices: tuple[str, ...]) -> Goals:
+    """The invariant of try_to_unmap's walk before the entry at position i.
+
+    The chain so far is the kept nodes kn[0..m) (m = i - succ(i), in
+    order) followed by the untouched tail nd[i..n); a kept entry at
+    position j has new position j - succ(j)."""
+    s0, s = e.s0, w.s
+    n, succ = s0.n, e.succ
+    m = i - succ(i)
+    k, x, p, mm = z3.Int("k"), z3.Int("x"), z3.Int("p"), z3.Int("mm")
+    done = lambda j: z3.And(j >= 0, j < i)  # noqa: E731
+    gone_at = lambda j: z3.And(done(j), e.out(j) == SWAP_SUCCESS)  # noqa: E731
+    kept_at = lambda j: z3.And(done(j), e.out(j) != SWAP_SUCCESS)  # noqa: E731
+    out: Goals = []
+    if "walk" in slices:
+        out += [
+            ("walk: position in range", z3.And(i >= 0, i <= n, succ(i) >= 0, succ(i) <= i)),
+            ("walk: pc is the node at i", w.pc == z3.If(i < n, s0.nd[i], NULL)),
+            ("walk: prev is a node before i", z3.Or(w.prev == NULL, done(s0.npos[w.prev]))),
+            (
+                "walk: the head is NULL or a live node not after pc (pc only while prev is NULL)",
+                z3.Or(
+                    s.word == NULL,
+                    z3.And(
+                        s.live[s.word],
+                        s0.npos[s.word] >= 0,
+                        s0.npos[s.word] <= i,
+                        z3.Implies(s.word == w.pc, w.prev == NULL),
+                    ),
+                ),
+            ),
+            (
+                "walk: the tail is untouched",
+                inv.forall(x, z3.Implies(s0.npos[x] >= i, s.nxt[x] == s0.nxt[x]), s0.npos, x),
+            ),
+            (
+                "walk: exactly the unmapped nodes are freed",
+                inv.forall(x, s.live[x] == z3.And(s0.live[x], z3.Not(gone_at(s0.npos[x]))), s0.npos, x),
+            ),
+        ]
+    if "values" in slices:
+        kind, target = _unmapped_value(s0)
+        gone_pte = lambda q: z3.And(  # noqa: E731
+            s0.ppos[q] >= 0, s0.ppos[q] < i, code.unmap_outcome(s0, q, e.variant) == SWAP_SUCCESS
+        )
+        out += [
+            (
+                "walk: unmapped ptes hold the swap entry or nothing",
+                inv.forall(
+                    p,
+                    z3.And(
+                        s.pk[p] == z3.If(gone_pte(p), kind, s0.pk[p]),
+                        s.pt[p] == z3.If(gone_pte(p), target, s0.pt[p]),
+                        s.py[p] == z3.And(z3.Not(gone_pte(p)), s0.py[p]),
+                        s.pd[p] == z3.And(z3.Not(gone_pte(p)), s0.pd[p]),
+                    ),
+                    s0.ppos,
+                    p,
+                ),
+            ),
+            (
+                "walk: rss lowered per unmapped pte",
+                inv.forall(mm, s.rss[mm] == s0.rss[mm] - e.succm(mm, i), s0.rss, mm),
+            ),
+            ("walk: page count lowered per unmapped pte", s.count == s0.count - succ(i)),
+            (
+                "walk: swap count raised per unmapped pte",
+                s.swap
+                == z3.If(
+                    s0.swapcache,
+                    z3.Store(s0.swap, s0.index, _swap_after(s0.swap[s0.index], succ(i))),
+                    s0.swap,
+                ),
+            ),
+            ("walk: dirty bits moved to the page", s.dirty == e.dirt(i)),
+            (
+                "walk: nr_reverse_maps",
+                s.nr == (s0.nr - succ(i) if e.variant == "fixed" else s0.nr),
+            ),
+        ]
+    if "ret" in slices:
+        out += [
+            ("walk: ret is SWAP_SUCCESS while all unmapped", (w.ret == SWAP_SUCCESS) == (succ(i) == i)),
+            (
+                "walk: SWAP_SUCCESS so far means every entry so far was unmapped",
+                inv.forall(
+                    x,
+                    z3.Implies(
+                        z3.And(w.ret == SWAP_SUCCESS, done(s0.npos[x])), e.out(s0.npos[x]) == SWAP_SUCCESS
+                    ),
+                    s0.npos,
+                    x,
+                ),
+            ),
+            (
+                "walk: ret is the answer of an entry that stayed",
+                z3.Implies(
+                    w.ret != SWAP_SUCCESS,
+                    z3.And(w.witness >= 0, w.witness < i, e.out(w.witness) == w.ret),
+                ),
+            ),
+        ]
+    if "shape" in slices:
+        out += [
+            ("walk: prev is the last kept node", w.prev == z3.If(m > 0, kn[m - 1], NULL)),
+            ("walk: the head", z3.And(s.word == z3.If(m > 0, kn[0], w.pc), z3.Not(s.wpte))),
+            ("walk: the last kept node links to pc", z3.Implies(m > 0, s.nxt[kn[m - 1]] == w.pc)),
+            (
+                "walk: kept nodes are linked in order",
+                inv.forall(k, z3.Implies(z3.And(k >= 0, k + 1 < m), s.nxt[kn[k]] == kn[k + 1]), kn, k),
+            ),
+            (
+                "walk: kn holds the kept nodes",
+                inv.forall(
+                    k,
+                    z3.Implies(
+                        z3.And(k >= 0, k < m),
+                        z3.And(kept_at(s0.npos[kn[k]]), s0.npos[kn[k]] - succ(s0.npos[kn[k]]) == k),
+                    ),
+                    kn,
+                    k,
+                ),
+            ),
+            (
+                "walk: every kept node is in kn",
+                inv.forall(
+                    x,
+                    z3.Implies(
+                        kept_at(s0.npos[x]),
+                        z3.And(
+                            kn[s0.npos[x] - succ(s0.npos[x])] == x,
+                            s0.npos[x] - succ(s0.npos[x]) >= 0,
+                            s0.npos[x] - succ(s0.npos[x]) < m,
+                        ),
+                    ),
+                    s0.npos,
+                    x,
+                ),
+            ),
+        ]
+    return out
+
+
+def _swap_after(count: Any, added: Any) -> Any:
+    return z3.If(
+        count >= SWAP_MAP_MAX, count, z3.If(count + added >= SWAP_MAP_MAX, SWAP_MAP_MAX, count + added)
+    )
+
+
+LOOP_FIELDS = ("word", "nxt", "live", "pk", "pt", "py", "pd", "rss", "swap", "count", "dirty", "nr")
+
+
+def unmap_vcs(variant: str, prop: str) -> list[VC]:
+    s0 = fresh("s")
+    pre = [
+        inv.world_facts(s0),
+        *facts(inv.full(s0)),
+        normal(s0),
+        z3.Implies(s0.swapcache, s0.swap[s0.index] > 0),  # spec.ops.pre_unmap
+        s0.locked,  # the caller holds the page lock
+        s0.mapping,  # and the page has backing store
+    ]
+    p = z3.Int("p")
+    impl_out = lambda q: code.unmap_outcome(s0, q, variant)  # noqa: E731
+    agree = (
+        "unmap outcomes are env_unmap_outcome",
+        inv.forall(p, z3.Implies(s0.ppos[p] >= 0, impl_out(p) == spec_outcome(s0, p)), s0.ppos, p),
+    )
+    gone = lambda q: z3.And(s0.ppos[q] >= 0, impl_out(q) == SWAP_SUCCESS)  # noqa: E731
+
+    def goals(
+        s: State, r: Any, removed: Any, removed_of: Any, dirtied: Any, witness: Any
+    ) -> tuple[list[Any], Goals]:
+        if prop == PRESERVE:
+            return [], [*no_fault(s), *inv.full(s)]
+        if prop == REFINE:
+            want = spec_unmap(s0, gone, removed, removed_of, dirtied)
+            stays = z3.Implies(r != SWAP_SUCCESS, z3.And(s0.ppos[witness] >= 0, impl_out(witness) == r))
+            result = z3.And((r == SWAP_SUCCESS) == (removed == s0.n), stays)
+            return [], [*no_fault(s), *inv.structure(s), agree, ("result", result), *alpha_goals(s, want)]
+        if prop == SPEC_REFINES:
+            return [], no_fault(s)
+        if prop == RETURN:
+            q = z3.Int("q")
+            nothing_maps = z3.ForAll([q], z3.Not(maps_page(s, q)))
+            return [s.fault == 0], [
+                ("SWAP_SUCCESS iff no pte maps the page", (r == SWAP_SUCCESS) == nothing_maps),
+                (
+                    "otherwise the answer of a pte that still maps it",
+                    z3.Implies(r != SWAP_SUCCESS, z3.And(maps_page(s, witness), impl_out(witness) == r)),
+                ),
+            ]
+        assert prop == COUNTS
+        mm = z3.Int("mm")
+        held = z3.If(s0.swapcache, removed, 0)
+        return [s.fault == 0], [
+            ("count_rss", inv.forall(mm, s.rss[mm] - s0.rss[mm] == -removed_of(mm), s0.rss, mm)),
+            ("count_page_refs", z3.And(s.count - s0.count == -removed, s.n - s0.n == -removed)),
+            (
+                "count_swap",
+                z3.Or(
+                    z3.Not(s0.swapcache),
+                    s.swap[s0.index] >= SWAP_MAP_MAX,
+                    s.swap[s0.index] - s0.swap[s0.index] == held,
+                ),
+            ),
+            ("count_nr_reverse_maps", s.nr - s0.nr == s.n - s0.n),
+            *objects_balanced(s),
+        ]
+
+    # The direct page.
+    checked = code.unmap_checks(s0)
+    s1, r = code.unmap_direct(checked, variant)
+    d = s0.word
+    hit = r == SWAP_SUCCESS
+    s1 = s1.but(n=z3.If(hit, 0, 1), ppos=z3.If(hit, z3.Store(s0.ppos, d, -1), s0.ppos))
+    extra, gs = goals(
+        s1,
+        r,
+        z3.If(hit, 1, 0),
+        lambda mm: z3.If(z3.And(hit, s0.pmm[d] == mm), 1, 0),
+        z3.Or(s0.dirty, z3.And(hit, s0.pd[d])),
+        d,
+    )
+    out = [VC("direct page", [*pre, s0.direct], gs, assume=extra, split=True, **small(s0, 1))]
+
+    # The chain walk.
+    e = Enumeration.of(s0, variant)
+    # What each property needs of the walk; the seed's broken chain surgery
+    # (F1) only breaks the "shape" slice.
+    slices = {
+        RETURN: ("walk", "values", "ret"),
+        SPEC_REFINES: ("walk", "values"),
+    }.get(prop, ("walk", "values", "ret", "shape"))
+    walking = [*pre, z3.Not(s0.direct), *e.axioms()]
+    i, kn = z3.Int("i"), z3.Array("kn", z3.IntSort(), z3.IntSort())
+    sl = fresh("l")
+    s_loop = s0.but(**{f: getattr(sl, f) for f in LOOP_FIELDS})
+    w = Walk(s_loop, z3.Int("pc"), z3.Int("prev"), z3.Int("ret"), z3.Int("witness"))
+    start = code.unmap_start(checked)
+    out.append(
+        VC(
+            "walk: initiation",
+            walking,
+            unmap_invariant(e, start, z3.IntVal(0), kn, slices),
+            split=True,
+            **small(s0, 2, more=tuple(e.pins([SWAP_SUCCESS] * 2))),
+        )
+    )
+    held = [*walking, *facts(unmap_invariant(e, w, i, kn, slices)), w.pc != NULL]
+    # The pinned case for the consistency checks: the walk at its start.
+    at_start = (
+        i == 0,
+        kn == z3.K(z3.IntSort(), 0),
+        w.pc == s0.nd[0],
+        w.prev == NULL,
+        w.ret == SWAP_SUCCESS,
+        w.witness == -1,
+        *[getattr(sl, f) == getattr(s0, f) for f in LOOP_FIELDS],
+    )
+    m = i - e.succ(i)
+    for (guard, stepped), name, keeps, env in zip(
+        code.unmap_step(w, variant, i),
+        ("SWAP_SUCCESS", "SWAP_AGAIN", "SWAP_FAIL"),
+        (False, True, True),
+        (SWAP_SUCCESS, SWAP_AGAIN, SWAP_FAIL),
+        strict=True,
+    ):
+        kn2 = z3.Store(kn, m, w.pc) if keeps else kn
+        goal = [*no_fault(stepped.s), *unmap_invariant(e, stepped, i + 1, kn2, slices)]
+        out.append(
+            VC(
+                f"walk: step, {name}",
+                [*held, guard],
+                goal,
+                split=True,
+                **small(s0, 3, env, (*at_start, *e.pins([env] * 3))),
+            )
+        )
+    # The exit: pc is NULL, every entry was asked.
+    all_kept = (  # three entries, every one SWAP_FAIL: nothing changed
+        i == 3,
+        w.pc == NULL,
+        w.prev == s0.nd[2],
+        w.ret == SWAP_FAIL,
+        w.witness == 2,
+        kn == z3.Store(z3.Store(z3.Store(z3.K(z3.IntSort(), 0), 0, s0.nd[0]), 1, s0.nd[1]), 2, s0.nd[2]),
+        *[getattr(sl, f) == getattr(s0, f) for f in LOOP_FIELDS],
+        *e.pins([SWAP_FAIL] * 3),
+    )
+    one_kept = (  # two entries: the first unmapped, the second SWAP_FAIL
+        i == 2,
+        w.pc == NULL,
+        w.prev == s0.nd[1],
+        w.ret == SWAP_FAIL,
+        w.witness == 1,
+        kn == z3.Store(z3.K(z3.IntSort(), 0), 0, s0.nd[1]),
+        sl.word == s0.nd[1],
+        sl.nxt == s0.nxt,
+        sl.live == z3.Store(s0.live, s0.nd[0], False),
+        sl.pk == z3.Store(s0.pk, 1, 0),
+        sl.pt == z3.Store(s0.pt, 1, 0),
+        sl.py == s0.py,
+        sl.pd == s0.pd,
+        sl.rss == z3.Store(s0.rss, 1, 0),
+        sl.swap == s0.swap,
+        sl.count == s0.count - 1,
+        sl.dirty == s0.dirty,
+        sl.nr == (s0.nr - 1 if variant == "fixed" else s0.nr),
+        *e.pins([SWAP_SUCCESS, SWAP_FAIL]),
+    )
+    done = [*walking, *facts(unmap_invariant(e, w, i, kn, slices)), w.pc == NULL]
+    post = code.unmap_exit(w.s)
+    n_left = s0.n - e.succ(s0.n)
+    x = z3.Int("x")
+    kept = lambda j: z3.And(j >= 0, j < s0.n, e.out(j) != SWAP_SUCCESS)  # noqa: E731
+    chain_post = post.but(
+        n=n_left,
+        nd=kn,
+        npos=z3.Lambda([x], z3.If(kept(s0.npos[x]), s0.npos[x] - e.succ(s0.npos[x]), -1)),
+        ppos=z3.Lambda(
+            [p], z3.If(z3.And(s0.ppos[p] >= 0, kept(s0.ppos[p])), s0.ppos[p] - e.succ(s0.ppos[p]), -1)
+        ),
+    )
+    direct_post = post.but(
+        n=1,
+        npos=z3.K(z3.IntSort(), -1),
+        ppos=z3.Lambda([p], z3.If(z3.And(s0.ppos[p] >= 0, kept(s0.ppos[p])), 0, -1)),
+    )
+    for name, guard, s, pins in (
+        (
+            "walk: exit, one entry left: collapse to direct",
+            n_left == 1,
+            direct_post,
+            small(s0, 2, [SWAP_SUCCESS, SWAP_FAIL], one_kept),
+        ),
+        ("walk: exit, chain or nothing left", n_left != 1, chain_post, small(s0, 3, SWAP_FAIL, all_kept)),
+    ):
+        extra, gs = goals(
+            s, w.ret, e.succ(s0.n), lambda mm: e.succm(mm, s0.n), e.dirt(s0.n), e.pte(w.witness)
+        )
+        out.append(VC(name, [*done, guard], gs, assume=extra, split=True, **pins))
+    return out
