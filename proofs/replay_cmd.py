@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             for record in replay(stream, source, args.variant, debug_rmap=args.debug_rmap):
                 print(json.dumps(record, sort_keys=True))
-                dirty = dirty or bool(record["fault"] or record["violations"])
+                dirty = dirty or bool(record["fault"] or record["violations"] or record["spec_mismatch"])
         except TraceError as why:
             raise UsageError(str(why)) from None
     return EXIT_FAILED if args.strict and dirty else EXIT_OK
