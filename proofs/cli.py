@@ -52,7 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("trace", help="trace file (JSON lines), or - for standard input")
     _variant(p)
     p.add_argument("--debug-rmap", action="store_true", help="compile in the seed's DEBUG_RMAP checks")
-    p.add_argument("--strict", action="store_true", help="exit 1 if any record has a fault, a violation or a spec mismatch")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if any record has a fault, a violation or a spec mismatch",
+    )
 
     p = sub.add_parser("prove", help="discharge the proof obligations with z3")
     _variant(p, allow_all=True)
