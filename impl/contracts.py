@@ -446,9 +446,10 @@ def zap_pte(mapped: int, target: int, reserved: bool) -> Run:
     )
 
 
-def reclaim(mapped: int, outcomes: list[int], young: bool, swapcache: bool) -> Run:
+def reclaim(mapped: int, outcomes: list[int], young: bool) -> Run:
     """reclaim: shrink_cache on the page with its locks taken in 2.5.31's
-    order; a referenced page is activated, a mapped one unmapped.
+    order; a referenced page is activated, a mapped one unmapped (with
+    ``young`` false, no mapping was referenced since the last scan).
 
     pre: 0 <= mapped <= MAX_CHAIN
     pre: _outcomes_ok(outcomes, mapped)
@@ -457,9 +458,9 @@ def reclaim(mapped: int, outcomes: list[int], young: bool, swapcache: bool) -> R
     post: holds(_, COUPLING)
     post: holds(_, COUNT)
     """
-    mapped, outcomes, young, swapcache = concrete(mapped, outcomes, young, swapcache)
+    mapped, outcomes, young = concrete(mapped, outcomes, young)
     return _replay(
-        _world(mapped, swapcache=swapcache),
+        _world(mapped),
         _map(0, mapped),
         _environment(outcomes, young=young),
         {"op": "reclaim", "pfn": PFN},

@@ -16,9 +16,11 @@ impl/rmap_fixed.py (each method there carries ``FIX(Fn)`` tags): the
 smallest sets of fixed methods that, grafted onto the seed, make the
 condition hold on that input.  The check then goes on with those fixes
 applied, so one condition shows every finding it can see, and ends on
-``verified`` once the seed carries them all.  The seed run also compares
-the two variants function by function with CrossHair's diffbehavior; each
-difference it finds is attributed the same way.
+``verified`` once the seed carries them all.  The seed run also checks,
+function by function, whether the seed behaves as fixed on every input the
+contract allows (diffbehavior, as a condition: see ``same_as_fixed``); each
+difference is attributed the same way, and the check ends verified on the
+seed with every fix grafted, so fixed differs from seed only by its fixes.
 
 Exit 0: no counterexample and no unexplained difference; 1: otherwise.
 """
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import functools
 import inspect
 import itertools
 import json
@@ -38,7 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from impl import contracts
@@ -170,7 +171,8 @@ def _show_call(fn: Callable[..., Any], args: dict[str, Any]) -> str:
     return f"{fn.__name__}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
 
 
-def _checkable(fn: Callable[..., Any], index: int, budget: float) -> Any:
+def _checkable(fn: Callable[..., Any], index: int | None, budget: float) -> Any:
+    """CrossHair's check of postcondition ``index`` of ``fn`` (None: same_as_fixed)."""
     from crosshair.core_and_libs import analyze_function
     from crosshair.options import AnalysisKind, AnalysisOptionSet
 
@@ -179,7 +181,11 @@ def _checkable(fn: Callable[..., Any], index: int, budget: float) -> Any:
         per_condition_timeout=budget,
         max_uninteresting_iterations=0,  # stop on exhaustion or budget only
     )
-    return analyze_function(fn, options)[index]
+    checkables = analyze_function(fn, options)
+    if index is not None:
+        return checkables[index]
+    base = checkables[0]
+    return replace(base, conditions=replace(base.conditions, post=[same_as_fixed(fn)]))
 
 
 def conditions_of(fn: Callable[..., Any]) -> list[Any]:
@@ -201,14 +207,15 @@ def _holds_on(fn: Callable[..., Any], post: Any, args: dict[str, Any], variant: 
         return False
 
 
-def check_condition(task: tuple[str, str, int, float]) -> Verdict:
-    """Explore one condition on a variant; on seed, go on with each
-    counterexample's fixes applied until the condition holds."""
+def check_condition(task: tuple[str, str, int | None, float]) -> Verdict:
+    """Explore one condition on a variant (postcondition ``index``, or
+    None for same_as_fixed); on seed, go on with each counterexample's
+    fixes applied until the condition holds."""
     from crosshair.statespace import MessageType
 
     variant, name, index, budget = task
     fn = getattr(contracts, name)
-    post = conditions_of(fn)[1][index]
+    post = conditions_of(fn)[1][index] if index is not None else same_as_fixed(fn)
     applied: list[str] = []
     verdict = Verdict(name, post.expr_source, post.line, VERIFIED, "", 0, 0.0)
     while True:
@@ -265,27 +272,13 @@ def _counterexample(
 
 # ------------------------------------------------------------ diffbehavior
 
-
-@dataclass
-class Difference:
-    function: str
-    call: str
-    seed: str
-    fixed: str
-    explained_by: list[list[str]]
-
-
-@dataclass
-class DiffReport:
-    function: str
-    differences: list[Difference]
-    cpu_seconds: float
+SAME_AS_FIXED = "behaves_as_fixed(_)"
 
 
 def observation(value: object) -> object:
-    """What a variant's run shows to a comparison: the result, the fault
-    kind, the concrete state after the call and which conjuncts fail
-    (not the messages, which name source lines)."""
+    """What a comparison of two variants sees of a run: the result, the
+    fault's kind, the concrete state after the call, the TLB flushes and
+    which conjuncts fail (not the messages, which name source lines)."""
     if not isinstance(value, Run):
         return value
     r = value.record
@@ -300,71 +293,43 @@ def observation(value: object) -> object:
     )
 
 
-def observer(fn: Callable[..., Any], variant: str) -> Callable[..., Any]:
-    """``fn`` on ``variant`` as diffbehavior compares it.  diffbehavior does
-    not read preconditions, so an input outside them observes None."""
-    pre = conditions_of(fn)[0]
-    sig = inspect.signature(fn)
+def same_as_fixed(fn: Callable[..., Any]) -> Any:
+    """The diffbehavior condition on ``fn``: on the same input, the variant
+    under check and ``fixed`` are observed alike.  It is checked like a
+    postcondition (under the contract's preconditions, path by path, with
+    exhaustion reported), which CrossHair's own diffbehavior does not do:
+    it ignores preconditions and reports no exhaustion."""
+    from crosshair.condition_parser import POSTCONDITION, ConditionExpr
+    from crosshair.core import deep_realize
+    from crosshair.tracers import NoTracing
 
-    @functools.wraps(fn)
-    def observe(*args: Any, **kwargs: Any) -> object:
-        bound = sig.bind(*args, **kwargs).arguments
-        if not all(p.evaluate(bound) for p in pre):
-            return None
-        with checking(variant):
-            return observation(fn(*args, **kwargs))
+    names = list(inspect.signature(fn).parameters)
+    filename = inspect.getsourcefile(fn) or ""
 
-    return observe
-
-
-def diff_function(task: tuple[str, float]) -> DiffReport:
-    """crosshair diffbehavior between seed and fixed for one entry point."""
-    from crosshair.diff_behavior import diff_behavior
-    from crosshair.fnutil import FunctionInfo
-    from crosshair.options import DEFAULT_OPTIONS
-
-    name, budget = task
-    fn = getattr(contracts, name)
-    options = DEFAULT_OPTIONS.overlay(per_condition_timeout=budget, max_uninteresting_iterations=0)
-    start = time.process_time()
-    found = diff_behavior(
-        FunctionInfo.from_fn(observer(fn, "seed")), FunctionInfo.from_fn(observer(fn, "fixed")), options
-    )
-    seconds = time.process_time() - start
-    if isinstance(found, str):  # CrossHair could not compare them at all
-        return DiffReport(name, [Difference(name, "", found, "", [])], seconds)
-    differences = []
-    for diff in found:
-        args = {k: ast.literal_eval(v) for k, v in diff.args.items()}
-        with checking("fixed"):
+    def evaluate(lcls: Any) -> bool:
+        args = deep_realize({name: lcls[name] for name in names})
+        with NoTracing(), checking("fixed"):
             want = observation(fn(**args))
+        return bool(observation(lcls["_"]) == want)
 
-        def same(variant: str, args: dict[str, Any] = args, want: object = want) -> bool:
-            with checking(variant):
-                return observation(fn(**args)) == want
-
-        with checking("seed"):
-            shown = _symptoms(fn(**args))
-        differences.append(
-            Difference(
-                name,
-                _show_call(fn, args),
-                diff.result1.describe(set()),
-                diff.result2.describe(set()),
-                explain([], same, shown),
-            )
-        )
-    return DiffReport(name, differences, seconds)
+    return ConditionExpr(POSTCONDITION, evaluate, filename, inspect.getsourcelines(fn)[1], SAME_AS_FIXED)
 
 
 # ------------------------------------------------------------ the command
 
 
 def tasks(
-    variant: str, budget: float, names: Sequence[str] | None = None
-) -> list[tuple[str, str, int, float]]:
+    variant: str, budget: float, names: Sequence[str] | None = None, *, diff: bool = False
+) -> list[tuple[str, str, int | None, float]]:
+    """One task per postcondition of each chosen entry point; with ``diff``,
+    one same_as_fixed task per entry point that takes arguments too."""
     chosen = [fn for fn in CONTRACTS if names is None or fn.__name__ in names]
-    return [(variant, fn.__name__, i, budget) for fn in chosen for i in range(len(conditions_of(fn)[1]))]
+    posts: list[tuple[str, str, int | None, float]] = [
+        (variant, fn.__name__, i, budget) for fn in chosen for i in range(len(conditions_of(fn)[1]))
+    ]
+    if diff:
+        posts += [(variant, fn.__name__, None, budget) for fn in chosen if inspect.signature(fn).parameters]
+    return posts
 
 
 def _map(fn: Callable[[Any], Any], items: list[Any], jobs: int) -> Iterator[Any]:
@@ -385,29 +350,34 @@ def check(
     jobs: int = 1,
     out: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the contract check and print it; answers the JSON report."""
+    """Run the contract check (and, on seed, diffbehavior against fixed),
+    printing each verdict; answers the JSON report."""
     start = time.perf_counter()
-    verdicts = []
-    for verdict in _map(check_condition, tasks(variant, budget, names), jobs):
+    diff = variant == "seed" if diff is None else diff
+    verdicts: list[Verdict] = []
+    for verdict in _map(check_condition, tasks(variant, budget, names, diff=diff), jobs):
+        if verdict.condition == SAME_AS_FIXED and not any(v.condition == SAME_AS_FIXED for v in verdicts):
+            out("diffbehavior: does the variant behave as fixed on every input the contract allows?")
         out(_show_verdict(verdict))
         verdicts.append(verdict)
-    diffs = []
-    if diff if diff is not None else variant == "seed":
-        out("diffbehavior seed vs fixed:")
-        chosen = [fn.__name__ for fn in CONTRACTS if inspect.signature(fn).parameters]
-        chosen = [n for n in chosen if names is None or n in names]
-        for report in _map(diff_function, [(n, budget) for n in chosen], jobs):
-            out(_show_diff(report))
-            diffs.append(report)
-    failed = [v for v in verdicts if v.status in (COUNTEREXAMPLE, ERROR)]
-    unexplained = [c for v in verdicts for c in v.counterexamples if not c.explained_by]
-    unexplained_diffs = [d for r in diffs for d in r.differences if not d.explained_by]
-    counts = Counter(v.status for v in verdicts)
+    posts = [v for v in verdicts if v.condition != SAME_AS_FIXED]
+    diffs = [v for v in verdicts if v.condition == SAME_AS_FIXED]
+    unexplained = [c for v in posts for c in v.counterexamples if not c.explained_by]
+    unexplained_diffs = [c for v in diffs for c in v.counterexamples if not c.explained_by]
+    failed = [v for v in posts if v.status in (COUNTEREXAMPLE, ERROR)] + [
+        v for v in diffs if v.status == ERROR
+    ]
+    counts = Counter(v.status for v in posts)
     out(
-        f"{len(verdicts)} conditions on {variant}: "
+        f"{len(posts)} conditions on {variant}: "
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         + (f"; {len(unexplained)} counterexample(s) no finding explains" if unexplained else "")
-        + (f"; {len(unexplained_diffs)} unexplained difference(s)" if unexplained_diffs else "")
+        + (
+            f"; diffbehavior: {sum(len(v.counterexamples) for v in diffs)} difference(s) in {len(diffs)} "
+            f"functions, {len(unexplained_diffs)} unexplained"
+            if diff
+            else ""
+        )
         + f" ({time.perf_counter() - start:.0f} s)"
     )
     return {
@@ -415,10 +385,10 @@ def check(
         "crosshair": _crosshair_version(),
         "per_condition_timeout_cpu_s": budget,
         "bounds": {"MAX_CHAIN": contracts.MAX_CHAIN},
-        "conditions": [asdict(v) for v in verdicts],
-        "diffbehavior": [asdict(r) for r in diffs],
+        "conditions": [asdict(v) for v in posts],
+        "diffbehavior": [asdict(v) for v in diffs],
         "findings_shown": sorted(
-            {i for v in verdicts for c in v.counterexamples for s in c.explained_by for i in s}
+            {i for v in posts for c in v.counterexamples for s in c.explained_by for i in s}
         ),
         "ok": not failed and not unexplained_diffs,
         "wall_seconds": round(time.perf_counter() - start, 1),
@@ -439,13 +409,15 @@ def _findings_text(sets: list[list[str]]) -> str:
 
 def _show_verdict(v: Verdict) -> str:
     head = f"{v.function:17} post: {v.condition:32}"
+    is_diff = v.condition == SAME_AS_FIXED
     lines = []
     for c in v.counterexamples:
-        lines.append(f"{head} counterexample on {c.variant} [{_findings_text(c.explained_by)}]")
+        what = "differs from fixed" if is_diff else "counterexample"
+        lines.append(f"{head} {what} on {c.variant} [{_findings_text(c.explained_by)}]")
         lines.append(f"    {c.call}")
-        lines.append(f"    -> {c.answer}")
-        for op in c.trace or []:
-            lines.append(f"    | {json.dumps(op)}")
+        if not is_diff:
+            lines.append(f"    -> {c.answer}")
+            lines += [f"    | {json.dumps(op)}" for op in c.trace or []]
     if v.status == VERIFIED:
         lines.append(f"{head} verified ({v.paths} paths, exhausted, {v.cpu_seconds:.1f} CPU s)")
     elif v.status == BUDGET:
@@ -453,16 +425,8 @@ def _show_verdict(v: Verdict) -> str:
     elif v.status == ERROR:
         lines.append(f"{head} error: {v.detail}")
     elif v.counterexamples and v.final_variant != v.counterexamples[-1].variant:
-        lines.append(f"{head} then verified on {v.final_variant} ({v.paths} paths in all)")
-    return "\n".join(lines)
-
-
-def _show_diff(r: DiffReport) -> str:
-    if not r.differences:
-        return f"  {r.function:17} no difference found ({r.cpu_seconds:.1f} CPU s)"
-    lines = [f"  {r.function:17} {len(r.differences)} difference(s) ({r.cpu_seconds:.1f} CPU s)"]
-    for d in r.differences:
-        lines.append(f"    {d.call} [{_findings_text(d.explained_by)}]")
+        state = "verified" if "Confirmed" in v.detail else "no counterexample within budget"
+        lines.append(f"{head} then {state} on {v.final_variant} ({v.paths} paths in all)")
     return "\n".join(lines)
 
 
