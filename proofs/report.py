@@ -26,6 +26,13 @@ from proofs.obligation import Obligation, Outcome, Status
 STATUSES: tuple[Status, ...] = get_args(Status)
 ALWAYS_COUNTED = ("proved", "counterexample", "unknown")  # shown even when zero
 EXTRA_WIDTH = 300  # characters of a prover's other details shown on the console
+# Details a failure's explanation already shows (the state before and after,
+# the environment and spec beside α(impl) come from the runner's own replay
+# of the trace, whatever the prover says of them).
+SHOWN_ABOVE = (
+    *("conjunct", "error", "reason", "replay", "trace"),
+    *("chain_before", "chain_after", "env", "spec", "impl"),
+)
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,7 @@ def failure_text(result: Result) -> list[str]:
         verdict = "shows " + ", ".join(replay["shows"]) if replay["replays"] else "shows nothing"
         lines.append(f"  replay: {replay['command']}  ({verdict})")
     for key, value in detail.items():
-        if key not in ("conjunct", "error", "reason", "replay", "trace"):
+        if key not in SHOWN_ABOVE:
             text = str(value)
             if len(text) > EXTRA_WIDTH:
                 text = text[:EXTRA_WIDTH] + " ... (in full in the --json report)"
