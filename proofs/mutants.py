@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -52,8 +53,24 @@ from proofs.cli import EXIT_FAILED, EXIT_OK
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REPORT = ROOT / "proofs" / "results" / "mutants.json"
-# What a private copy of the project needs to import, test and prove.
-COPIED = ("spec", "impl", "proofs", "tests", "pyproject.toml")
+PAGE = ROOT / "docs_src" / "mutation.md"
+BEGIN, END = "<!-- BEGIN rmap-verify mutants results -->", "<!-- END rmap-verify mutants results -->"
+# What a private copy of the project leaves out: the environment, history,
+# caches and build outputs.  Tests may read anything else (docs_src/, docs/).
+NOT_COPIED = (
+    ".venv",
+    ".git",
+    "__pycache__",
+    "*.egg-info",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".hypothesis",
+    ".coverage",
+    "site",
+    "build",
+    "reports",
+)
 TIMEOUT_FACTOR, TIMEOUT_MIN = 4.0, 20.0
 QUICK_SIZE = 12
 
@@ -75,12 +92,24 @@ SCOPE: dict[str, frozenset[str] | None] = {
 }
 
 # Test files the per-mutant pytest stage leaves out, and why.  Every other
-# tests/test_*.py runs, with -x so that the first failure ends the stage.
+# tests/test_*.py runs, FIRST ones first (fast and close to the code, so a
+# mutant dies early), with -x so that the first failure ends the stage.
 SKIPPED_TESTS: dict[str, str] = {
     "test_mutants_quick.py": "runs mutants itself",
     "test_prove_suite.py": "the prove stage runs the obligations directly",
+    "test_soundness.py": "checks the verifier (satisfiable hypotheses, stable answers), not impl/",
+    "test_runner.py": "checks the prove runner on self-check obligations, not impl/",
     "test_contracts.py": "the contracts stage runs the contracts directly",
+    "test_docs.py": "checks docs/ against the generator; no mutant changes a docstring",
 }
+FIRST = (
+    "test_rmap_branches.py",
+    "test_callers.py",
+    "test_mutation_kills.py",
+    "test_kernel.py",
+    "test_smoke.py",
+    "test_spec.py",
+)
 
 _MAIN = "import sys; from proofs.cli import main; sys.exit(main())"
 
@@ -96,7 +125,8 @@ class Stage:
 
 def stages(copy: Path) -> list[Stage]:
     """The stages that exist in this copy of the project, cheapest first."""
-    tests = sorted(p.name for p in (copy / "tests").glob("test_*.py") if p.name not in SKIPPED_TESTS)
+    found = {p.name for p in (copy / "tests").glob("test_*.py")} - set(SKIPPED_TESTS)
+    tests = [t for t in FIRST if t in found] + sorted(found - set(FIRST))
     py = sys.executable
     candidates = [
         Stage(
@@ -118,8 +148,50 @@ class Equivalent:
     reason: str
 
 
+_SMALL_INT_IS = (
+    "try_to_unmap_one answers one of the constants SWAP_SUCCESS..SWAP_FAIL (the ints 0..2), and CPython "
+    "keeps a single object for each small int, so `is SWAP_SUCCESS` answers exactly as `== SWAP_SUCCESS`"
+)
+_NOTHING_BELOW_SUCCESS = (
+    "try_to_unmap_one answers SWAP_SUCCESS (0), SWAP_AGAIN (1) or SWAP_FAIL (2), never less than "
+    "SWAP_SUCCESS, so `<= SWAP_SUCCESS` holds exactly when `== SWAP_SUCCESS` does"
+)
+_PTE_EQ_IS_IDENTITY = (
+    "Pte is a dataclass(eq=False), and NULL and a misread union word define no __eq__ either, so `==` "
+    "falls back to identity and answers exactly as `is` for every value compared here"
+)
+
 # Stable mutant id -> why that mutant behaves exactly like the original.
-EQUIVALENT: dict[str, Equivalent] = {}
+EQUIVALENT: dict[str, Equivalent] = {
+    "impl/rmap_fixed.py:page_add_rmap:NumberReplacer#5": Equivalent(
+        "wanted = 2 if PageDirect(page) else 1 if page.pte.chain else -1",
+        "range(-1) is as empty as range(0): a page with no mapping takes no pte_chain node either way",
+    ),
+    "impl/rmap_fixed.py:try_to_unmap:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
+        "if ret is SWAP_SUCCESS:", _SMALL_INT_IS
+    ),
+    "impl/rmap_fixed.py:try_to_unmap:ReplaceComparisonOperator_Eq_Is#1": Equivalent(
+        "if result is SWAP_SUCCESS:", _SMALL_INT_IS
+    ),
+    "impl/rmap_fixed.py:try_to_unmap:ReplaceComparisonOperator_Eq_LtE#0": Equivalent(
+        "if ret <= SWAP_SUCCESS:", _NOTHING_BELOW_SUCCESS
+    ),
+    "impl/rmap_fixed.py:try_to_unmap:ReplaceComparisonOperator_Eq_LtE#1": Equivalent(
+        "if result <= SWAP_SUCCESS:", _NOTHING_BELOW_SUCCESS
+    ),
+    "impl/rmap_seed.py:_debug_check_not_mapped:ReplaceComparisonOperator_Is_Eq#0": Equivalent(
+        "if page.pte.direct == ptep:", _PTE_EQ_IS_IDENTITY
+    ),
+    "impl/rmap_seed.py:_debug_check_not_mapped:ReplaceComparisonOperator_Is_Eq#1": Equivalent(
+        "if pc.ptep == ptep:", _PTE_EQ_IS_IDENTITY
+    ),
+    "impl/rmap_seed.py:page_remove_rmap:ReplaceComparisonOperator_Is_Eq#0": Equivalent(
+        "if page.pte.direct == ptep:", _PTE_EQ_IS_IDENTITY
+    ),
+    "impl/rmap_seed.py:page_remove_rmap:ReplaceComparisonOperator_Is_Eq#1": Equivalent(
+        "if pc.ptep == ptep:", _PTE_EQ_IS_IDENTITY
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -266,14 +338,25 @@ def quick_subset(mutants: list[Mutant], report: Path = DEFAULT_REPORT) -> list[M
 # ------------------------------------------------------------------ running
 
 
+def head_commit() -> str | None:
+    """The commit the copies are made from, or None outside a git checkout."""
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
 def make_copy(dest: Path) -> Path:
+    """A private copy of the committed project (git HEAD), so that work in
+    progress in the working tree neither breaks nor colours the run; a tree
+    that is not a git checkout is copied as it is."""
+    if head_commit() is None:
+        shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(*NOT_COPIED))
+        return dest
     dest.mkdir(parents=True)
-    for name in COPIED:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "results"))
-        elif src.exists():
-            shutil.copy2(src, dest / name)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, capture_output=True, check=True
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
     return dest
 
 
@@ -432,6 +515,45 @@ def stale_equivalents(mutants: list[Mutant]) -> list[str]:
     ]
 
 
+def results_markdown(body: dict[str, Any]) -> str:
+    """The run's numbers and every mutant that was not killed, for docs_src/mutation.md."""
+    t = body["totals"]
+    score = "n/a" if t["score"] is None else f"{100 * t['score']:.1f}%"
+    lines = [
+        f"Run of {body['tool']} on commit `{(body['commit'] or 'unknown')[:12]}`, "
+        f"{body['seconds']:.0f} s on {os.cpu_count()} cores.",
+        "",
+        "| mutants | killed | by timeout | equivalent | survived | score |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| {t['mutants']} | {t['killed']} | {t['timeouts']} | {t['equivalent']} | {t['survived']} "
+        f"| {score} |",
+        "",
+        "Killed, by the stage that killed them: "
+        + ", ".join(
+            f"{name} {sum((m['killed_by'] or '').startswith(name + ':') for m in body['mutants'])}"
+            for name in (s["name"] for s in body["stages"])
+        )
+        + ".",
+        "",
+        "| mutant | line | change | verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    for m in body["mutants"]:
+        if m["status"] != "killed":
+            change = m["diff"].splitlines()[-1][1:].strip().replace("|", "\\|")
+            lines.append(
+                f"| `{m['ident']}` | {m['line']} | `{change}` | {m['status']}: {m['reason'] or '-'} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_page(markdown: str) -> None:
+    text = PAGE.read_text() if PAGE.exists() else f"# Mutation testing\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    PAGE.write_text(f"{head}{BEGIN}\n\n{markdown}\n{END}{tail}")
+
+
 def run(args: argparse.Namespace) -> int:
     workers = max(1, getattr(args, "jobs", 0) or os.cpu_count() or 1)
     report = args.report or (None if args.quick else str(DEFAULT_REPORT))
@@ -456,6 +578,7 @@ def run(args: argparse.Namespace) -> int:
     if report:
         body = {
             "tool": f"cosmic-ray {version('cosmic-ray')}",
+            "commit": head_commit(),
             "quick": args.quick,
             "scope": {module: sorted(names) if names else "all" for module, names in SCOPE.items()},
             "killed_means": "a stage exits non-zero or times out; stages run in order until one fails",
@@ -468,6 +591,8 @@ def run(args: argparse.Namespace) -> int:
         }
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(json.dumps(body, indent=1) + "\n")
+        if not args.quick and Path(report).resolve() == DEFAULT_REPORT:
+            write_page(results_markdown(body))
     for line in stale:
         print(f"stale EQUIVALENT entry {line}")
     score = "n/a" if totals["score"] is None else f"{100 * totals['score']:.1f}%"
