@@ -45,9 +45,14 @@ class Result:
         return self.outcome.passed
 
     @property
+    def explained(self) -> bool:
+        """A counterexample (it replays) that a documented finding explains."""
+        return self.outcome.status == "counterexample" and self.obligation.finding is not None
+
+    @property
     def unexplained(self) -> bool:
-        """A failure on seed that no documented finding explains."""
-        return not self.passed and self.obligation.variant == "seed" and self.obligation.finding is None
+        """A failure on seed that no documented finding explains (an unknown never is)."""
+        return not self.passed and not self.explained and self.obligation.variant == "seed"
 
     @property
     def conjunct(self) -> str | None:
@@ -79,8 +84,10 @@ def result_line(result: Result) -> str:
     line = f"{outcome.status:<14} {outcome.seconds:7.2f} s  {ob.ident}"
     if result.passed and ob.finding:
         line += f"  (expected to fail: {ob.finding})"
-    elif not result.passed and ob.finding:
+    elif result.explained:
         line += f"  ({ob.finding})"
+    elif ob.finding and not result.passed:
+        line += f"  ({ob.finding} expects a counterexample)"
     elif result.unexplained:
         line += "  (no finding explains this)"
     return line
@@ -116,7 +123,8 @@ def failure_text(result: Result) -> list[str]:
     detail = outcome.detail
     lines = [f"{ob.ident}: {outcome.status} after {outcome.seconds:.2f} s"]
     if ob.finding:
-        lines.append(f"  finding: {ob.finding} {finding(ob.finding).title}")
+        expects = "" if result.explained else " (it expects a counterexample)"
+        lines.append(f"  finding: {ob.finding} {finding(ob.finding).title}{expects}")
     elif result.unexplained:
         lines.append("  finding: NONE - no documented finding explains this failure on seed")
     lines.append(f"  statement: {ob.statement}")
@@ -162,7 +170,7 @@ def summary_line(results: Sequence[Result], seconds: float) -> str:
     counts = Counter(r.outcome.status for r in results)
     parts = [f"{counts[s]} {s}" for s in STATUSES if s in ALWAYS_COUNTED or counts[s]]
     line = f"{', '.join(parts)} in {seconds:.1f} s"
-    explained = Counter(r.obligation.finding for r in results if not r.passed and r.obligation.finding)
+    explained = Counter(r.obligation.finding for r in results if r.explained)
     if explained:
         line += "; explained by " + ", ".join(f"{f} ({n})" for f, n in sorted(explained.items()))
     unexplained = sum(r.unexplained for r in results)

@@ -205,3 +205,13 @@ def test_counterexample_traces_are_written_per_obligation_and_variant(
     assert written == ["selfcheck_finds_f1-fixed.jsonl", "selfcheck_finds_f1-seed.jsonl"]
     with Path("reports/cex/selfcheck_finds_f1-seed.jsonl").open() as lines:
         assert list(replay(lines, "cex", "seed"))[-1]["spec_mismatch"]
+
+
+def test_only_a_counterexample_is_explained_by_a_finding(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.append(selfcheck.obligation("answers_unknown", "seed", finding="F1"))
+    code, out, _ = prove(capsys, "--variant", "seed")
+    assert code == EXIT_FAILED
+    assert "selfcheck answers_unknown [seed]  (F1 expects a counterexample)" in out
+    assert re.search(r"1 unknown in \d+\.\d s; 1 failure\(s\) on seed no finding explains$", out.rstrip())
