@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,7 +123,7 @@ def holds(run: Run, kind: str) -> bool:
 
 def answers_environment(run: Run, pte: str) -> bool:
     """The call answered what the environment dictates for ``pte``."""
-    return run.result == SWAP_NAMES[run.answers[pte]]
+    return bool(run.result == SWAP_NAMES[run.answers[pte]])
 
 
 # ------------------------------------------------------------ scenarios
@@ -138,6 +138,11 @@ def concrete(*values: Any) -> Any:
     still explores every other choice on later paths.
     """
     return deep_realize(values)
+
+
+def untraced() -> AbstractContextManager[None]:
+    """Run the kernel model concretely: CrossHair does not trace it."""
+    return NoTracing()  # type: ignore[no-untyped-call,no-any-return]
 
 
 def _pte(i: int) -> str:
@@ -203,7 +208,7 @@ def _replay(*steps: dict[str, Any] | list[dict[str, Any]]) -> Run:
     """Replay the scenario on the variant under check; its last operation
     is the call under contract, every other one must run cleanly."""
     trace = tuple(op for step in steps for op in (step if isinstance(step, list) else [step]))
-    with NoTracing():
+    with untraced():
         session = Session(VARIANT)
         for op in trace[:-1]:
             record = session.apply(op)
@@ -348,7 +353,7 @@ class SlabCall:
 def _slab_call(mapped: int, call: str, position: int = 0, alloc_fails: bool = False) -> SlabCall:
     """Map ``mapped`` ptes, then call a pte_chain helper directly (no trace
     operation runs one alone)."""
-    with NoTracing():
+    with untraced():
         session = Session(VARIANT)
         for op in [_world(max(mapped, 1)), *_map(0, mapped)]:
             session.apply(op)

@@ -184,7 +184,7 @@ def _checkable(fn: Callable[..., Any], index: int | None, budget: float) -> Any:
     checkables = analyze_function(fn, options)
     if index is not None:
         return checkables[index]
-    base = checkables[0]
+    base: Any = checkables[0]
     return replace(base, conditions=replace(base.conditions, post=[same_as_fixed(fn)]))
 
 
@@ -221,7 +221,7 @@ def check_condition(task: tuple[str, str, int | None, float]) -> Verdict:
     while True:
         on = seed_with(applied) if variant == "seed" else variant
         checkable = _checkable(fn, index, budget)
-        checkable.options.stats = stats = Counter()
+        checkable.options.stats = stats = Counter[str]()
         start = time.process_time()
         with checking(on):
             messages = list(checkable.analyze())
@@ -301,14 +301,13 @@ def same_as_fixed(fn: Callable[..., Any]) -> Any:
     it ignores preconditions and reports no exhaustion."""
     from crosshair.condition_parser import POSTCONDITION, ConditionExpr
     from crosshair.core import deep_realize
-    from crosshair.tracers import NoTracing
 
     names = list(inspect.signature(fn).parameters)
     filename = inspect.getsourcefile(fn) or ""
 
     def evaluate(lcls: Any) -> bool:
         args = deep_realize({name: lcls[name] for name in names})
-        with NoTracing(), checking("fixed"):
+        with contracts.untraced(), checking("fixed"):
             want = observation(fn(**args))
         return bool(observation(lcls["_"]) == want)
 
