@@ -23,7 +23,7 @@ from typing import Any
 
 import z3
 
-from proofs.z3.state import LOCKED, NULL, OK, PAGE, State, maps_page, normal
+from proofs.z3.state import HOLE_LOCKED, LOCKED, NULL, OK, PAGE, State, maps_page, normal
 
 Conjuncts = list[tuple[str, Any]]
 
@@ -218,6 +218,9 @@ def pin_chain(
         s.other == z3.K(z3.IntSort(), False),
         s.fresh1 == 91,
         s.fresh2 == 92,
+        z3.Implies(normal(s), s.count == s.base + n),  # a world's count: base plus the mappings
+        # find_vma's answer is one of the five kinds for the ptes a trace names
+        *[z3.And(s.vk[p] >= OK, s.vk[p] <= HOLE_LOCKED) for p in range(1, n + 2)],
         *([] if env is None else _pin_env(s, mapped, outcomes, pfn)),
     ]
 

@@ -19,6 +19,7 @@ from typing import Any
 import z3
 
 SEED = 0
+AFTER_FAILURE = 2.0  # seconds per VC once the obligation has failed
 
 
 def configure() -> None:
@@ -114,18 +115,25 @@ def check_consistent(vc: VC, timeout: float) -> Verdict:
     return Verdict(status, vc.name, [], None, time.perf_counter() - start, 1)
 
 
-def discharge(vcs: list[VC], timeout: float) -> tuple[Verdict, list[dict[str, Any]]]:
-    """Check every VC (and its consistency); the first failure decides."""
+def discharge(vcs: list[VC], timeout: float) -> tuple[list[Verdict], list[dict[str, Any]]]:
+    """Check every VC (and its consistency); answers the failures (none:
+    proved) and a log line per VC."""
     configure()
     log: list[dict[str, Any]] = []
+    failures: list[Verdict] = []
     for vc in vcs:
-        verdict = check_vc(vc, timeout)
+        # After a failure the rest are only looked at briefly, for more
+        # counterexamples: the obligation has failed already.
+        if failures:
+            vc = VC(vc.name, vc.hyps, vc.goals, vc.pins, vc.search, vc.assume, split=False)
+        verdict = check_vc(vc, timeout if not failures else min(timeout, AFTER_FAILURE))
         log.append({"vc": vc.name, "status": verdict.status, "seconds": round(verdict.seconds, 3)})
         if verdict.status != "proved":
-            return verdict, log
-        if vc.reachable and vc.pins:
+            failures.append(verdict)
+            continue
+        if vc.reachable and vc.pins and not failures:
             consistent = check_consistent(vc, timeout)
             log[-1]["consistent"] = consistent.status
             if consistent.status != "proved":
-                return consistent, log
-    return Verdict("proved"), log
+                failures.append(consistent)
+    return failures, log

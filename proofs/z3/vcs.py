@@ -77,6 +77,16 @@ def small(
 
 
 @dataclass
+class Problem:
+    """An obligation's VCs, with the pre-state and argument they speak of
+    (a counterexample is decoded from their values)."""
+
+    vcs: list[VC]
+    state: State
+    arg: Any = None
+
+
+@dataclass
 class Path:
     """One program path: its guard, the post-state (ghosts filled in) and answer."""
 
@@ -91,7 +101,7 @@ class Path:
 # ------------------------------------------------------------ page_add_rmap
 
 
-def add_vcs(variant: str, prop: str) -> list[VC]:
+def add_vcs(variant: str, prop: str) -> Problem:
     s0, t = fresh("s"), z3.Int("t")
     pre = [
         inv.world_facts(s0),
@@ -175,7 +185,7 @@ def add_vcs(variant: str, prop: str) -> list[VC]:
             *unchanged(s0, s, ("count", "rss", "swap")),
         ]
 
-    return _path_vcs(s0, pre, paths, goals, t)
+    return Problem(_path_vcs(s0, pre, paths, goals, t), s0, t)
 
 
 def _path_vcs(
@@ -203,7 +213,7 @@ def _path_vcs(
 # ------------------------------------------------------------ page_remove_rmap
 
 
-def remove_vcs(variant: str, prop: str, caller: Callable[..., Any] | None = None) -> list[VC]:
+def remove_vcs(variant: str, prop: str, caller: Callable[..., Any] | None = None) -> Problem:
     s0, t = fresh("s"), z3.Int("t")
     pre = [
         inv.world_facts(s0),
@@ -333,7 +343,7 @@ def remove_vcs(variant: str, prop: str, caller: Callable[..., Any] | None = None
             **small(s0, 2, more=(i == 2, pc == NULL, prev == s0.nd[1], t == 5)),
         )
     )
-    return out
+    return Problem(out, s0, t)
 
 
 # ------------------------------------------------------------ try_to_unmap
@@ -585,7 +595,7 @@ def _swap_after(count: Any, added: Any) -> Any:
 LOOP_FIELDS = ("word", "nxt", "live", "pk", "pt", "py", "pd", "rss", "swap", "count", "dirty", "nr")
 
 
-def unmap_vcs(variant: str, prop: str) -> list[VC]:
+def unmap_vcs(variant: str, prop: str) -> Problem:
     s0 = fresh("s")
     pre = [
         inv.world_facts(s0),
@@ -775,4 +785,11 @@ def unmap_vcs(variant: str, prop: str) -> list[VC]:
             s, w.ret, e.succ(s0.n), lambda mm: e.succm(mm, s0.n), e.dirt(s0.n), e.pte(w.witness)
         )
         out.append(VC(name, [*done, guard], gs, assume=extra, split=True, **pins))
-    return out
+    return Problem(out, s0)
+
+
+BUILDERS: dict[str, Callable[[str, str], Problem]] = {
+    "page_add_rmap": add_vcs,
+    "page_remove_rmap": remove_vcs,
+    "try_to_unmap": unmap_vcs,
+}
