@@ -77,10 +77,13 @@ def _rel(path: str | Path) -> str:
 
 
 def _load_json(path: Path) -> Any:
+    """A committed results file, or None when there is none."""
+    if not path.is_file():
+        return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+    except json.JSONDecodeError as why:
+        raise DocsError(f"{_rel(path)} is not JSON ({why.msg} at line {why.lineno})") from None
 
 
 def load_obligations() -> tuple[Obligation, ...] | None:
@@ -453,6 +456,7 @@ class ContractResult:
     detail: str
     seconds: float
     findings: tuple[str, ...]  # the findings that explain its counterexamples
+    calls: tuple[str, ...]  # the calls CrossHair found as counterexamples
 
 
 def load_contract_results() -> dict[str, list[ContractResult]]:
@@ -473,6 +477,7 @@ def load_contract_results() -> dict[str, list[ContractResult]]:
                 tuple(
                     sorted({i for c in row.get("counterexamples", []) for s in c["explained_by"] for i in s})
                 ),
+                tuple(str(c["call"]) for c in row.get("counterexamples", [])),
             )
             for row in report.get("conditions", [])
         ]
@@ -491,23 +496,24 @@ def _contract_status(ctx: Context, variant: str, name: str) -> str:
     return ", ".join(f"{n} {_status_mark(st)}" for st, n in sorted(counts.items()))
 
 
-def _contract_table(rows: Iterable[ContractResult], prefix: str = "") -> str:
+def _contract_table(rows: Iterable[ContractResult], prefix: str = "", *, named: bool = False) -> str:
     return _table(
-        ["condition", "result", "CPU s", "explained by", "detail"],
+        ["contract"] * named + ["condition", "result", "CPU s", "explained by", "detail"],
         [
-            [
+            [f"[`{r.function}`]({prefix}obligations.md#contracts-{r.function})"] * named
+            + [
                 f"`{r.condition}`",
                 _status_mark(r.status),
                 f"{r.seconds:.1f}",
                 ", ".join(f"[{i}]({prefix}findings/{i}.md)" for i in r.findings),
-                _shorten(r.detail),
+                _shorten("; ".join(f"`{c}`" for c in r.calls) if r.calls else r.detail),
             ]
             for r in rows
         ],
     )
 
 
-def _shorten(text: str, limit: int = 160) -> str:
+def _shorten(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -1010,7 +1016,7 @@ def finding_page(f: Finding, ctx: Context) -> str:
     failing = [r for r in ctx.contract_results.get("seed", []) if f.id in r.findings]
     if failing:
         out.append("Contract conditions with a counterexample on seed that this finding explains:\n")
-        out.append(_contract_table(failing, "../"))
+        out.append(_contract_table(failing, "../", named=True))
     return "\n".join(out)
 
 
