@@ -19,6 +19,10 @@ from typing import Any
 import z3
 
 SEED = 0
+# z3's answer on quantified queries can hinge on its random choices: an
+# unknown or timeout is retried with the next fixed seed (same seeds every
+# run, so runs repeat), splitting the query's time between the attempts.
+SEEDS = ((0, 0.5), (7, 0.25), (42, 0.25))
 AFTER_FAILURE = 2.0  # seconds per VC once the obligation has failed
 
 
@@ -51,11 +55,24 @@ class Verdict:
     checks: int = 0
 
 
-def _solver(timeout: float) -> z3.Solver:
+def _solver(timeout: float, seed: int = SEED) -> z3.Solver:
     s = z3.Solver()
     s.set("timeout", max(1, int(timeout * 1000)))
-    s.set("random_seed", SEED)
+    s.set("random_seed", seed)
     return s
+
+
+def _check(assertions: list[Any], timeout: float) -> tuple[str, z3.Solver]:
+    """sat, unsat, unknown or timeout, trying the fixed seeds in turn."""
+    answer, solver = "unknown", None
+    for seed, share in SEEDS:
+        solver = _solver(timeout * share, seed)
+        solver.add(*assertions)
+        answer = _answer(solver.check(), solver)
+        if answer in ("sat", "unsat"):
+            break
+    assert solver is not None
+    return answer, solver
 
 
 def _answer(result: z3.CheckSatResult, solver: z3.Solver) -> str:
@@ -71,21 +88,15 @@ def check_vc(vc: VC, timeout: float) -> Verdict:
     groups = [[g] for g in vc.goals] if vc.split else [vc.goals]
     checks = 0
     for group in groups:
-        solver = _solver(timeout)  # a fresh solver each: lemmas of one goal slow the next
-        solver.add(*vc.hyps, *vc.assume)
-        solver.push()
-        solver.add(z3.Not(z3.And(*[term for _, term in group])))
-        answer = _answer(solver.check(), solver)
+        negated = z3.Not(z3.And(*[term for _, term in group]))
+        answer, solver = _check([*vc.hyps, *vc.assume, negated], timeout)
         checks += 1
         if answer != "unsat" and vc.search:
             # Quantifiers can hide a counterexample that the pinned small
             # case shows at once; the answer stays a failure either way.
-            solver.push()
-            solver.add(*vc.search)
-            if solver.check() == z3.sat:
-                answer = "sat"
-            else:
-                solver.pop()
+            pinned, pinned_solver = _check([*vc.hyps, *vc.assume, negated, *vc.search], timeout)
+            if pinned == "sat":
+                answer, solver = pinned, pinned_solver
         if answer == "sat":
             model = solver.model()
             failing = [
@@ -101,16 +112,13 @@ def check_vc(vc: VC, timeout: float) -> Verdict:
             )
         if answer != "unsat":
             return Verdict(answer, vc.name, [n for n, _ in group], None, time.perf_counter() - start, checks)
-        solver.pop()
     return Verdict("proved", vc.name, [], None, time.perf_counter() - start, checks)
 
 
 def check_consistent(vc: VC, timeout: float) -> Verdict:
     """The hypotheses of ``vc`` with its pins have a model (not vacuous)."""
     start = time.perf_counter()
-    solver = _solver(timeout)
-    solver.add(*vc.hyps, *vc.pins)
-    answer = _answer(solver.check(), solver)
+    answer, _ = _check([*vc.hyps, *vc.pins], timeout)
     status = {"sat": "proved", "unsat": "vacuous"}.get(answer, answer)
     return Verdict(status, vc.name, [], None, time.perf_counter() - start, 1)
 

@@ -480,7 +480,7 @@ def unmap_invariant(e: Enumeration, w: Walk, i: Any, kn: Any, slices: tuple[str,
             ),
             (
                 "walk: exactly the unmapped nodes are freed",
-                inv.forall(x, s.live[x] == z3.And(s0.live[x], z3.Not(gone_at(s0.npos[x]))), s0.npos, x),
+                s.live == z3.Lambda([x], z3.And(s0.live[x], z3.Not(gone_at(s0.npos[x])))),
             ),
         ]
     if "values" in slices:
@@ -488,25 +488,23 @@ def unmap_invariant(e: Enumeration, w: Walk, i: Any, kn: Any, slices: tuple[str,
         gone_pte = lambda q: z3.And(  # noqa: E731
             s0.ppos[q] >= 0, s0.ppos[q] < i, code.unmap_outcome(s0, q, e.variant) == SWAP_SUCCESS
         )
+        # Array equalities with lambdas, not quantifiers: z3 reads them by
+        # beta reduction, with no instantiation to find.
         out += [
             (
-                "walk: unmapped ptes hold the swap entry or nothing",
-                inv.forall(
-                    p,
-                    z3.And(
-                        s.pk[p] == z3.If(gone_pte(p), kind, s0.pk[p]),
-                        s.pt[p] == z3.If(gone_pte(p), target, s0.pt[p]),
-                        s.py[p] == z3.And(z3.Not(gone_pte(p)), s0.py[p]),
-                        s.pd[p] == z3.And(z3.Not(gone_pte(p)), s0.pd[p]),
-                    ),
-                    s0.ppos,
-                    p,
-                ),
+                "walk: unmapped ptes hold nothing or the swap entry",
+                s.pk == z3.Lambda([p], z3.If(gone_pte(p), kind, s0.pk[p])),
+            ),
+            ("walk: unmapped ptes' targets", s.pt == z3.Lambda([p], z3.If(gone_pte(p), target, s0.pt[p]))),
+            (
+                "walk: unmapped ptes are not young",
+                s.py == z3.Lambda([p], z3.And(z3.Not(gone_pte(p)), s0.py[p])),
             ),
             (
-                "walk: rss lowered per unmapped pte",
-                inv.forall(mm, s.rss[mm] == s0.rss[mm] - e.succm(mm, i), s0.rss, mm),
+                "walk: unmapped ptes are not dirty",
+                s.pd == z3.Lambda([p], z3.And(z3.Not(gone_pte(p)), s0.pd[p])),
             ),
+            ("walk: rss lowered per unmapped pte", s.rss == z3.Lambda([mm], s0.rss[mm] - e.succm(mm, i))),
             ("walk: page count lowered per unmapped pte", s.count == s0.count - succ(i)),
             (
                 "walk: swap count raised per unmapped pte",
