@@ -1,0 +1,14 @@
+"""Every proof obligation, in one list: the runner, pytest and docs/ read it.
+
+The z3 obligations (every rmap function and caller path, both variants)
+come from ``proofs.z3``, the interleaving and deadlock obligations from
+``proofs.concurrency``.  Idents (``name [variant]``) are unique.
+"""
+
+from __future__ import annotations
+
+from proofs.concurrency import OBLIGATIONS as CONCURRENCY_OBLIGATIONS
+from proofs.obligation import Obligation
+from proofs.z3 import OBLIGATIONS as Z3_OBLIGATIONS
+
+OBLIGATIONS: list[Obligation] = [*Z3_OBLIGATIONS, *CONCURRENCY_OBLIGATIONS]
