@@ -220,7 +220,7 @@ def pin_chain(
         s.fresh2 == 92,
         z3.Implies(normal(s), s.count == s.base + n),  # a world's count: base plus the mappings
         # find_vma's answer is one of the five kinds for the ptes a trace names
-        *[z3.And(s.vk[p] >= OK, s.vk[p] <= HOLE_LOCKED) for p in range(1, n + 2)],
+        *[z3.And(s.vk[p] >= OK, s.vk[p] <= HOLE_LOCKED) for p in range(1, max(n + 2, 7))],
         *([] if env is None else _pin_env(s, mapped, outcomes, pfn)),
     ]
 

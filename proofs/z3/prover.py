@@ -55,19 +55,24 @@ class Verdict:
     checks: int = 0
 
 
-def _solver(timeout: float, seed: int = SEED) -> z3.Solver:
-    s = z3.Solver()
+def _solver(timeout: float, seed: int = SEED, ctx: z3.Context | None = None) -> z3.Solver:
+    s = z3.Solver(ctx=ctx)
     s.set("timeout", max(1, int(timeout * 1000)))
     s.set("random_seed", seed)
     return s
 
 
 def _check(assertions: list[Any], timeout: float) -> tuple[str, z3.Solver]:
-    """sat, unsat, unknown or timeout, trying the fixed seeds in turn."""
+    """sat, unsat, unknown or timeout, trying the fixed seeds in turn.
+
+    Each query runs in a z3 context of its own (its terms translated into
+    it): in a shared context, what earlier queries left behind changed
+    both the time and the answer of later ones."""
     answer, solver = "unknown", None
     for seed, share in SEEDS:
-        solver = _solver(timeout * share, seed)
-        solver.add(*assertions)
+        ctx = z3.Context()
+        solver = _solver(timeout * share, seed, ctx)
+        solver.add(*[a.translate(ctx) for a in assertions])
         answer = _answer(solver.check(), solver)
         if answer in ("sat", "unsat"):
             break
@@ -100,7 +105,9 @@ def check_vc(vc: VC, timeout: float) -> Verdict:
         if answer == "sat":
             model = solver.model()
             failing = [
-                name for name, term in vc.goals if z3.is_false(model.eval(term, model_completion=True))
+                name
+                for name, term in vc.goals
+                if z3.is_false(model.eval(term.translate(solver.ctx), model_completion=True))
             ]
             return Verdict(
                 "counterexample",

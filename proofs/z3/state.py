@@ -64,8 +64,6 @@ VMA_KINDS = {
 NO_FAULT, OOPS, BUG, DEADLOCK = 0, 1, 2, 3
 FAULT_NAMES = {OOPS: "Oops", BUG: "BUG", DEADLOCK: "deadlock"}
 
-I = z3.IntSort()
-B = z3.BoolSort()
 
 GHOSTS = ("n", "nd", "npos", "ppos", "other", "base", "nr_other")
 
@@ -122,22 +120,22 @@ class State:
 
 
 _SORTS = {
-    "nxt": (I, I),
-    "ptep": (I, I),
-    "live": (I, B),
-    "pk": (I, I),
-    "pt": (I, I),
-    "py": (I, B),
-    "pd": (I, B),
-    "pmm": (I, I),
-    "rss": (I, I),
-    "swap": (I, I),
-    "busy": (I, B),
-    "vk": (I, I),
-    "nd": (I, I),
-    "npos": (I, I),
-    "ppos": (I, I),
-    "other": (I, B),
+    "nxt": "int",
+    "ptep": "int",
+    "live": "bool",
+    "pk": "int",
+    "pt": "int",
+    "py": "bool",
+    "pd": "bool",
+    "pmm": "int",
+    "rss": "int",
+    "swap": "int",
+    "busy": "bool",
+    "vk": "int",
+    "nd": "int",
+    "npos": "int",
+    "ppos": "int",
+    "other": "bool",
 }
 _BOOLS = {"valid", "reserved", "locked", "mapping", "chainlock", "referenced", "dirty", "swapcache"}
 _BOOLS |= {"direct", "wpte"}
@@ -149,7 +147,7 @@ def fresh(tag: str) -> State:
     for f in fields(State):
         name = f"{tag}.{f.name}"
         if f.name in _SORTS:
-            vals[f.name] = z3.Array(name, *_SORTS[f.name])
+            vals[f.name] = z3.Array(name, z3.IntSort(), _sort(_SORTS[f.name]))
         elif f.name in _BOOLS:
             vals[f.name] = z3.Bool(name)
         else:
@@ -235,8 +233,13 @@ class Ids:
         return NULL
 
 
-def _array(sorts: tuple[z3.SortRef, z3.SortRef], default: Any, items: dict[int, Any]) -> Any:
-    arr = z3.K(sorts[0], default)
+def _sort(kind: str) -> z3.SortRef:
+    """Sorts are made when used: each obligation runs in a fresh z3 context."""
+    return z3.IntSort() if kind == "int" else z3.BoolSort()
+
+
+def _array(kind: str, default: Any, items: dict[int, Any]) -> Any:
+    arr = z3.K(z3.IntSort(), default)
     for key, value in sorted(items.items()):
         arr = z3.Store(arr, key, value)
     return arr
@@ -302,34 +305,34 @@ def from_kernel(k: Kernel, page: Page) -> tuple[State, Ids]:
         direct=z3.BoolVal(PageDirect(page)),
         word=z3.IntVal(ids.word(page.pte.word)),
         wpte=z3.BoolVal(isinstance(page.pte.word, Pte)),
-        nxt=_array((I, I), 0, nxt),
-        ptep=_array((I, I), 0, ptep),
-        live=_array((I, B), False, {ids.node(o): True for o in live}),
+        nxt=_array("int", 0, nxt),
+        ptep=_array("int", 0, ptep),
+        live=_array("bool", False, {ids.node(o): True for o in live}),
         pk=_array(
-            (I, I),
+            "int",
             NONE,
             per_pte(lambda p: PAGE if p.val.present else SWAP if p.val.swap is not None else NONE),
         ),
-        pt=_array((I, I), 0, per_pte(lambda p: p.val.pfn if p.val.present else p.val.swap or 0)),
-        py=_array((I, B), False, per_pte(lambda p: p.val.young)),
-        pd=_array((I, B), False, per_pte(lambda p: p.val.dirty)),
-        pmm=_array((I, I), 0, per_pte(lambda p: ids.mms[p.mm.name])),
-        rss=_array((I, I), 0, {ids.mms[name]: mm.rss for name, mm in k.mms.items()}),
-        swap=_array((I, I), 0, dict(k.swap_map)),
+        pt=_array("int", 0, per_pte(lambda p: p.val.pfn if p.val.present else p.val.swap or 0)),
+        py=_array("bool", False, per_pte(lambda p: p.val.young)),
+        pd=_array("bool", False, per_pte(lambda p: p.val.dirty)),
+        pmm=_array("int", 0, per_pte(lambda p: ids.mms[p.mm.name])),
+        rss=_array("int", 0, {ids.mms[name]: mm.rss for name, mm in k.mms.items()}),
+        swap=_array("int", 0, dict(k.swap_map)),
         nr=z3.IntVal(k.page_state.nr_reverse_maps),
         busy=_array(
-            (I, B), False, {ids.mms[n]: mm.page_table_lock.holder is not None for n, mm in k.mms.items()}
+            "bool", False, {ids.mms[n]: mm.page_table_lock.holder is not None for n, mm in k.mms.items()}
         ),
-        vk=_array((I, I), OK, per_pte(vma_kind)),
+        vk=_array("int", OK, per_pte(vma_kind)),
         fail_next=z3.IntVal(k.pte_chain_cache.fail_next if k.pte_chain_cache else 0),
         fresh1=z3.IntVal(top + 1),
         fresh2=z3.IntVal(top + 2),
         fault=z3.IntVal(NO_FAULT),
         n=z3.IntVal(len(entries)),
-        nd=_array((I, I), 0, dict(enumerate(nodes))),
-        npos=_array((I, I), -1, {x: i for i, x in enumerate(nodes)}),
-        ppos=_array((I, I), -1, {p: i for i, p in enumerate(entries)}),
-        other=_array((I, B), False, other),
+        nd=_array("int", 0, dict(enumerate(nodes))),
+        npos=_array("int", -1, {x: i for i, x in enumerate(nodes)}),
+        ppos=_array("int", -1, {p: i for i, p in enumerate(entries)}),
+        other=_array("bool", False, other),
         base=z3.IntVal(k.base_count.get(page.pfn, 0)),
         nr_other=z3.IntVal(nr_other),
     )
