@@ -1,0 +1,108 @@
+"""Soundness of the verifier itself (issue 7, item 2).
+
+- A vacuous proof (unsatisfiable hypotheses) fails, and no registered
+  obligation is vacuous: tests/test_prove_suite.py runs every obligation
+  once and requires each to be proved or a replaying counterexample.
+- An unknown or timed-out answer fails the run with exit 1, and so does a
+  solver that hangs past its timeout (it is killed, not waited for).
+- Results repeat: a subset of the registry, run three times, answers the
+  same statuses, failing conjuncts and counterexample traces.
+- A counterexample that does not replay on impl/ fails the run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from proofs import selfcheck
+from proofs.cexreplay import NO_REPLAY
+from proofs.cli import EXIT_FAILED, EXIT_OK
+from proofs.obligation import Obligation
+from proofs.registry import OBLIGATIONS
+from proofs.report import Result, summary_line
+from proofs.runner import exit_code, prove
+
+GUARD = 3.0  # wall-clock guard for the self-check runs (the hanging one waits this long)
+
+
+def run(tmp_path: Path, *obligations: Obligation) -> tuple[int, list[Result], str]:
+    """The exit code, each obligation's result and the summary line of a run over the obligations."""
+    start = time.perf_counter()
+    results = prove(obligations, timeout=1.0, jobs=2, cex_dir=tmp_path / "cex", limit=GUARD)
+    return exit_code(results), results, summary_line(results, time.perf_counter() - start)
+
+
+@pytest.mark.parametrize(
+    "runner, status",
+    [
+        ("is_vacuous", "vacuous"),
+        ("answers_unknown", "unknown"),
+        ("answers_timeout", "timeout"),
+        ("crashes", "error"),
+        ("dies", "error"),
+        ("answers_unpicklable", "error"),
+    ],
+)
+def test_only_proved_passes(tmp_path: Path, runner: str, status: str) -> None:
+    proves, other = selfcheck.obligation("proves"), selfcheck.obligation(runner)
+    code, [proved, failed], summary = run(tmp_path, proves, other)
+    assert (code, proved.outcome.status, failed.outcome.status) == (EXIT_FAILED, "proved", status)
+    assert f"1 proved, 0 counterexample, {int(status == 'unknown')} unknown" in summary
+
+
+def test_a_hung_solver_is_killed_and_reported_as_timeout(tmp_path: Path) -> None:
+    start = time.perf_counter()
+    code, [result], _ = run(tmp_path, selfcheck.obligation("hangs"))
+    assert time.perf_counter() - start < 2 * GUARD  # killed at the guard, not waited for
+    assert code == EXIT_FAILED and result.outcome.status == "timeout"
+    assert "wall-clock guard of 3 s" in result.outcome.detail["error"]
+
+
+@pytest.mark.parametrize(
+    "obligation, why",
+    [
+        (selfcheck.obligation("finds_nothing"), "shows no violation, mismatch or fault on seed"),
+        (selfcheck.obligation("finds_f1", "fixed"), "shows no violation, mismatch or fault on fixed"),
+        (selfcheck.obligation("finds_without_trace"), "carries no trace"),
+    ],
+    ids=["shows nothing", "F1 on fixed", "no trace"],
+)
+def test_a_counterexample_that_does_not_replay_fails_the_run(
+    tmp_path: Path, obligation: Obligation, why: str
+) -> None:
+    code, [result], _ = run(tmp_path, obligation)
+    assert code == EXIT_FAILED and result.outcome.status == "error"
+    assert result.outcome.detail["error"].startswith(NO_REPLAY) and why in result.outcome.detail["error"]
+
+
+def test_a_replaying_counterexample_is_a_counterexample(tmp_path: Path) -> None:
+    code, [result], _ = run(tmp_path, selfcheck.obligation("finds_f1", "seed", finding="F1"))
+    assert code == EXIT_FAILED and result.outcome.status == "counterexample"
+    assert result.outcome.detail["replay"]["replays"]
+
+
+def test_all_proved_exits_0(tmp_path: Path) -> None:
+    code, results, _ = run(tmp_path, *(selfcheck.obligation("proves", v) for v in ("seed", "fixed")))
+    assert code == EXIT_OK and all(r.passed for r in results)
+
+
+def _fast_subset() -> list[Obligation]:
+    """Fast obligations of both variants: on seed they fail by F3 and F4, on fixed they are proved."""
+    names = ("page_add_rmap refinement", "page_remove_rmap balanced counts")
+    return [ob for ob in OBLIGATIONS if ob.name in names]
+
+
+def test_results_repeat_across_three_runs(tmp_path: Path) -> None:
+    subset = _fast_subset()
+    assert len(subset) == 4 and any(ob.finding for ob in subset)
+
+    def answers() -> list[tuple[str, str | None, object]]:
+        results = prove(subset, timeout=60.0, jobs=2, cex_dir=tmp_path)
+        return [(r.outcome.status, r.conjunct, r.outcome.detail.get("trace")) for r in results]
+
+    first = answers()
+    assert answers() == first
+    assert answers() == first
