@@ -258,7 +258,9 @@ def _caller_pre(name: str, s: State, t: Any) -> Any:
     }[name]()
 
 
-def _check(session: Session, name: str, pick: int, dirty: bool) -> None:
+def check(session: Session, name: str, pick: int, dirty: bool, encoding: str | None = None) -> None:
+    """Run function ``name`` in Python and in the z3 encoding (of ``encoding``,
+    by default the session's variant) on the session's state; compare."""
     k = session.k
     rmap = session.rmap
     assert rmap is not None
@@ -291,7 +293,7 @@ def _check(session: Session, name: str, pick: int, dirty: bool) -> None:
         fault = why.kind
     if name in ("map", "zap", "reclaim"):
         assert evaluate(_caller_pre(name, s, t)), f"{name}: encoded caller precondition fails, Python runs"
-    post, z3_result = _run_z3(s, name, t, dirty, rmap.name, _bound(ids))
+    post, z3_result = _run_z3(s, name, t, dirty, encoding or rmap.name, _bound(ids))
     got = _project_z3(session, post, ids, z3_result)
     want_ = _project_python(session, page, ids, result, fault)
     assert got == want_, f"{name} [{rmap.name}]"
@@ -314,4 +316,4 @@ FUNCTIONS = sorted(code.FUNCTIONS)
 def test_encoding_agrees_with_impl(
     name: str, variant: str, data: st.DataObject, pick: int, dirty: bool
 ) -> None:
-    _check(data.draw(worlds(variant)), name, pick, dirty)
+    check(data.draw(worlds(variant)), name, pick, dirty)

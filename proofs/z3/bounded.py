@@ -17,7 +17,8 @@ from typing import Any
 import z3
 
 from impl.kernel import SWAP_SUCCESS
-from proofs.z3 import code, invariants as inv
+from proofs.z3 import code
+from proofs.z3 import invariants as inv
 from proofs.z3.state import NULL, PAGE, State, normal, spec_outcome
 
 BOUND = 3

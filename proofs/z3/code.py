@@ -254,8 +254,8 @@ def page_remove_rmap(s: State, t: Any, variant: str, bound: int) -> State:
 
 def merge(cases: list[tuple[Any, Walk]]) -> Walk:
     out = cases[-1][1]
-    for cond, w in reversed(cases[:-1]):
-        out = walk_ite(cond, w, out)
+    for guard, w in reversed(cases[:-1]):
+        out = walk_ite(guard, w, out)
     return out
 
 

@@ -28,10 +28,11 @@ from typing import Any
 import z3
 
 from impl.kernel import SWAP_AGAIN, SWAP_FAIL, SWAP_MAP_MAX, SWAP_SUCCESS
-from proofs.z3 import code, invariants as inv
+from proofs.z3 import code
+from proofs.z3 import invariants as inv
 from proofs.z3.code import Walk
 from proofs.z3.prover import VC
-from proofs.z3.spec import alpha_goals, spec_referenced, spec_rmap_add, spec_rmap_remove, spec_unmap
+from proofs.z3.spec import alpha_goals, spec_rmap_add, spec_rmap_remove, spec_unmap
 from proofs.z3.state import NULL, State, fresh, maps_page, normal, spec_outcome
 
 Goals = list[tuple[str, Any]]
