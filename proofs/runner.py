@@ -59,6 +59,7 @@ def select(obligations: Sequence[Obligation], variant: str, pattern: str | None)
 
 def _answer(obligation: Obligation, timeout: float, cex_dir: Path, conn: Connection) -> None:
     """In the obligation's own process: run it, replay its counterexample, send the outcome."""
+    os.dup2(2, 1)  # whatever the prover prints (z3 warnings too) goes to stderr: stdout is the report
     try:
         outcome = checked(obligation, obligation.run(timeout), cex_dir)
     except Exception as why:  # the replay broke: an error, never a pass
