@@ -123,10 +123,11 @@ class Stage:
     needs: str  # a file of the copy that must exist for the stage to run
 
 
-def stages(copy: Path) -> list[Stage]:
-    """The stages that exist in this copy of the project, cheapest first."""
+def stages(copy: Path, *, quick: bool = False) -> list[Stage]:
+    """The stages that exist in this copy of the project, cheapest first;
+    for --quick only the tests stage over the FIRST test files."""
     found = {p.name for p in (copy / "tests").glob("test_*.py")} - set(SKIPPED_TESTS)
-    tests = [t for t in FIRST if t in found] + sorted(found - set(FIRST))
+    tests = [t for t in FIRST if t in found] + ([] if quick else sorted(found - set(FIRST)))
     py = sys.executable
     candidates = [
         Stage(
@@ -137,7 +138,7 @@ def stages(copy: Path) -> list[Stage]:
         Stage("prove", (py, "-c", _MAIN, "prove", "--variant", "fixed", "--jobs", "1"), "proofs/runner.py"),
         Stage("contracts", (py, "-c", _MAIN, "contracts", "--variant", "fixed"), "proofs/contracts.py"),
     ]
-    return [s for s in candidates if (copy / s.needs).exists()]
+    return [s for s in candidates[: 1 if quick else None] if (copy / s.needs).exists()]
 
 
 @dataclass(frozen=True)
@@ -312,14 +313,15 @@ def _mutation_diff(source: str, mutated: str) -> tuple[str, str]:
 
 
 def quick_subset(mutants: list[Mutant], report: Path = DEFAULT_REPORT) -> list[Mutant]:
-    """A small, fixed sample the tests stage alone must kill: per function,
-    the first mutant (by line) that the last full report shows killed by
-    the tests stage (any non-equivalent mutant when there is no report),
-    then evenly spread others, up to QUICK_SIZE."""
+    """A small, fixed sample that the FIRST test files alone must kill: per
+    function, the first mutant (by line) that the last full report shows
+    killed by one of them (any non-equivalent mutant when there is no
+    report), then evenly spread others, up to QUICK_SIZE."""
     killed_by_tests = None
     if report.exists():
         entries = json.loads(report.read_text())["mutants"]
-        killed_by_tests = {e["ident"] for e in entries if (e["killed_by"] or "").startswith("tests: ")}
+        first = tuple(f"tests: tests/{name}::" for name in FIRST)
+        killed_by_tests = {e["ident"] for e in entries if (e["killed_by"] or "").startswith(first)}
     pool = [
         m
         for m in mutants
@@ -400,11 +402,11 @@ class Judge:
     """Runs stages on mutants in private copies, timing each stage first on
     an unmutated copy (lazily: a stage no mutant reaches is never timed)."""
 
-    def __init__(self, workdir: Path, workers: int, only: Iterable[str] | None = None) -> None:
+    def __init__(self, workdir: Path, workers: int, *, quick: bool = False) -> None:
         self.base = make_copy(workdir / "base")
         self.copies = [make_copy(workdir / f"w{i}") for i in range(workers)]
         self.free = list(self.copies)
-        self.stages = [s for s in stages(self.base) if only is None or s.name in only]
+        self.stages = stages(self.base, quick=quick)
         self.baseline: dict[str, float] = {}
         self._lock = threading.Lock()
         self._baseline_lock = threading.Lock()
@@ -463,10 +465,10 @@ def run_mutants(
     mutants: list[Mutant],
     workers: int,
     progress: Callable[[Verdict], None] | None = None,
-    only: Iterable[str] | None = None,
+    quick: bool = False,
 ) -> tuple[list[Verdict], dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="rmap-mutants-") as tmp:
-        judge = Judge(Path(tmp), workers, only)
+        judge = Judge(Path(tmp), workers, quick=quick)
         verdicts: list[Verdict] = []
         with ThreadPoolExecutor(workers) as pool:
             for verdict in pool.map(judge.judge, mutants):
@@ -569,7 +571,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {v.status:10} {v.ident} (line {v.line}): {v.diff.splitlines()[-1].strip()}", flush=True)
 
     try:
-        verdicts, info = run_mutants(chosen, workers, show, only=("tests",) if args.quick else None)
+        verdicts, info = run_mutants(chosen, workers, show, quick=args.quick)
     except BaselineFailed as why:
         print(f"rmap-verify mutants: {why}", file=sys.stderr)
         return EXIT_FAILED

@@ -1,0 +1,105 @@
+"""rmap-verify mutants: what it mutates, that it kills, and the committed report.
+
+The full mutation run takes minutes (``rmap-verify mutants``); these tests
+check its parts and its last report in seconds.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from proofs import mutants
+from proofs.mutants import DEFAULT_REPORT, EQUIVALENT, Judge, Mutant, Stage
+
+
+@pytest.fixture(scope="module")
+def all_mutants(tmp_path_factory: pytest.TempPathFactory) -> list[Mutant]:
+    return mutants.enumerate_mutants(mutants.make_copy(tmp_path_factory.mktemp("scan") / "copy"))
+
+
+def test_mutants_are_valid_in_scope_and_uniquely_named(all_mutants: list[Mutant]) -> None:
+    assert len(all_mutants) > 100
+    assert len({m.ident for m in all_mutants}) == len(all_mutants)
+    assert {m.file for m in all_mutants} == set(mutants.SCOPE)
+    inherited = mutants.SCOPE["impl/rmap_seed.py"]
+    assert inherited and "page_referenced" in inherited and "try_to_unmap" not in inherited
+    for m in all_mutants:
+        names = mutants.SCOPE[m.file]
+        assert names is None or m.function in names, m.ident
+        assert m.diff.startswith("-") and "\n+" in m.diff, m.ident
+
+
+def _signature(line: str) -> ast.arguments:
+    node = ast.parse(line.strip() + "\n    pass").body[0]
+    assert isinstance(node, ast.FunctionDef)
+    return node.args
+
+
+def _dump(value: ast.AST | list[ast.arg] | None) -> str:
+    items = value if isinstance(value, list) else [value]
+    return "".join(ast.dump(item) if item else "-" for item in items)
+
+
+def test_no_mutant_touches_an_annotation_or_a_keyword_only_marker(all_mutants: list[Mutant]) -> None:
+    """On a def line only default values may change."""
+    source = (mutants.ROOT / "impl/callers.py").read_text()
+    spans, stars = mutants._unevaluated(source)
+    assert stars and spans, "map_pte's bare * marker and the annotations are found"
+    signatures = [m for m in all_mutants if m.mutated_line.startswith("def ")]
+    assert signatures, "the default-value mutants are made"
+    for m in signatures:
+        before = _signature(m.diff.splitlines()[0][1:])
+        after = _signature(m.mutated_line)
+        for field in ("posonlyargs", "args", "vararg", "kwonlyargs", "kwarg"):
+            assert _dump(getattr(before, field)) == _dump(getattr(after, field)), m.ident
+        assert ast.dump(before) != ast.dump(after), m.ident
+
+
+def test_equivalent_entries_name_current_mutants_with_a_reason(all_mutants: list[Mutant]) -> None:
+    assert mutants.stale_equivalents(all_mutants) == []
+    for ident, eq in EQUIVALENT.items():
+        assert len(eq.reason) > 40, f"{ident}: say why no test can tell it apart"
+
+
+def test_committed_report_has_no_unexplained_survivor() -> None:
+    report = json.loads(DEFAULT_REPORT.read_text())
+    assert not report["quick"]
+    statuses = {m["status"] for m in report["mutants"]}
+    assert statuses <= {"killed", "equivalent"}, "every survivor is killed or explained"
+    for m in report["mutants"]:
+        if m["status"] == "equivalent":
+            assert m["ident"] in EQUIVALENT and m["reason"] == EQUIVALENT[m["ident"]].reason
+        else:
+            assert m["killed_by"]
+    assert report["totals"]["score"] >= 0.95
+    assert report["totals"] == mutants.summarize(mutants.Verdict(**m) for m in report["mutants"])
+
+
+def test_a_mutant_is_killed_and_the_unmutated_code_passes(
+    all_mutants: list[Mutant], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The F5 fix weakened back to the seed's test: the branch tests see it."""
+    tests = (
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_rmap_branches.py",
+    )
+    monkeypatch.setattr(mutants, "stages", lambda copy, quick: [Stage("tests", tests, "tests/conftest.py")])
+    seed_test = "return vma is not None or vma.vm_start <= address"
+    weakened = next(m for m in all_mutants if m.function == "_vma_holds" and m.mutated_line == seed_test)
+    judge = Judge(tmp_path, 1)
+    copied = tmp_path / "w0" / weakened.file
+    original = copied.read_text()
+    verdict = judge.judge(weakened)
+    assert verdict.status == "killed" and verdict.killed_by and verdict.killed_by.startswith("tests: ")
+    assert copied.read_text() == original  # the mutant was taken out again
