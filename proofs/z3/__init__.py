@@ -66,6 +66,9 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], bool, tuple[str, ...]]] = {
         (*FULL[:-2], "count_nr_reverse_maps"),
     ),
     "try_to_unmap": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN), True, FULL),
+    "try_to_unmap_one": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), False, FULL),
+    "page_referenced": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), True, FULL),
+    "map": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), False, FULL),
 }
 # On seed, the obligations a finding explains (the first counterexample's).
 SEED_FINDINGS = {
@@ -78,6 +81,10 @@ SEED_FINDINGS = {
     ("try_to_unmap", PRESERVE): "F2",
     ("try_to_unmap", REFINE): "F2",
     ("try_to_unmap", COUNTS): "F2",
+    ("try_to_unmap_one", REFINE): "F5",
+    ("map", PRESERVE): "F3",
+    ("map", REFINE): "F3",
+    ("map", SPEC_REFINES): "F3",
 }
 
 

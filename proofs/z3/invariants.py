@@ -174,6 +174,8 @@ def pin_chain(
     pfn: int = 1,
     unrecorded: bool = False,
     cleared: int | None = None,
+    kinds: dict[int, int] | None = None,
+    reserved: bool = False,
 ) -> list[Any]:
     """A small concrete case: the page maps ptes 1..n, the chain's nodes
     are 11..10+n (direct when n == 1).  Without ``env`` the environment,
@@ -183,7 +185,8 @@ def pin_chain(
     model of quantified hypotheses quickly (the consistency checks).  With
     ``unrecorded``, pte n+1 maps the page too, unrecorded (page_add_rmap's
     argument); pte ``cleared`` is recorded but holds nothing (zap cleared
-    it before page_remove_rmap)."""
+    it before page_remove_rmap); ``kinds`` overrides find_vma's answer for
+    some ptes; ``reserved`` makes the page PG_reserved."""
     nodes = [10 + k for k in range(1, n + 1)] if n != 1 else []
     ptes = list(range(1, n + 1))
     nd, npos, ppos, nxt, ptep, live = (
@@ -220,12 +223,14 @@ def pin_chain(
         s.fresh2 == 92,
         z3.Implies(normal(s), s.count == s.base + n),  # a world's count: base plus the mappings
         # find_vma's answer is one of the five kinds for the ptes a trace names
-        *[z3.And(s.vk[p] >= OK, s.vk[p] <= HOLE_LOCKED) for p in range(1, max(n + 2, 7))],
-        *([] if env is None else _pin_env(s, mapped, outcomes, pfn)),
+        *[z3.And(s.vk[p] >= OK, s.vk[p] <= HOLE_LOCKED) for p in range(1, max(n + 2, 10))],
+        *([] if env is None else _pin_env(s, mapped, outcomes, pfn, kinds or {}, reserved)),
     ]
 
 
-def _pin_env(s: State, mapped: list[int], outcomes: list[int | None], pfn: int) -> list[Any]:
+def _pin_env(
+    s: State, mapped: list[int], outcomes: list[int | None], pfn: int, kinds: dict[int, int], reserved: bool
+) -> list[Any]:
     """Each pte p in its own mm p; its outcome from busy and vk."""
     i = z3.IntSort()
     pk, pt, busy, vk = z3.K(i, 0), z3.K(i, 0), z3.K(i, False), z3.K(i, OK)
@@ -233,7 +238,7 @@ def _pin_env(s: State, mapped: list[int], outcomes: list[int | None], pfn: int) 
         pk, pt = z3.Store(pk, p, PAGE), z3.Store(pt, p, pfn)
     for p, outcome in enumerate(outcomes, 1):
         busy = z3.Store(busy, p, outcome == 1)
-        vk = z3.Store(vk, p, LOCKED if outcome == 2 else OK)
+        vk = z3.Store(vk, p, kinds.get(p, LOCKED if outcome == 2 else OK))
     return [
         s.busy == busy,
         s.vk == vk,
@@ -243,7 +248,7 @@ def _pin_env(s: State, mapped: list[int], outcomes: list[int | None], pfn: int) 
         s.py == z3.K(i, False),
         s.pd == z3.K(i, False),
         s.valid,
-        z3.Not(s.reserved),
+        s.reserved == reserved,
         z3.Not(s.swapcache),
         s.index == 0,
         s.rss == z3.K(i, 1),

@@ -32,8 +32,8 @@ from proofs.z3 import code
 from proofs.z3 import invariants as inv
 from proofs.z3.code import Walk
 from proofs.z3.prover import VC
-from proofs.z3.spec import alpha_goals, spec_rmap_add, spec_rmap_remove, spec_unmap
-from proofs.z3.state import NULL, State, fresh, maps_page, normal, spec_outcome
+from proofs.z3.spec import alpha_goals, spec_referenced, spec_rmap_add, spec_rmap_remove, spec_unmap
+from proofs.z3.state import NULL, OK, PAGE, SWAP, VMA_KINDS, State, fresh, maps_page, normal, spec_outcome
 
 Goals = list[tuple[str, Any]]
 PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN = (
@@ -787,8 +787,279 @@ def unmap_vcs(variant: str, prop: str) -> Problem:
     return Problem(out, s0)
 
 
+# ------------------------------------------------------------ try_to_unmap_one
+
+
+def unmap_one_vcs(variant: str, prop: str) -> Problem:
+    """try_to_unmap_one on a pte of the page's reverse map (as try_to_unmap
+    calls it): one path per lock state and find_vma answer."""
+    s0, t = fresh("s"), z3.Int("t")
+    pre = [
+        inv.world_facts(s0),
+        *facts(inv.full(s0)),
+        s0.ppos[t] >= 0,
+        normal(s0),
+        z3.Implies(s0.swapcache, s0.swap[s0.index] > 0),
+    ]
+    s1, r = code.try_to_unmap_one(s0, t, variant)
+    spec_r = spec_outcome(s0, t)
+    gone = r == SWAP_SUCCESS
+    mm = z3.Int("mm")
+    want = spec_unmap(
+        s0,
+        lambda q: z3.And(q == t, spec_r == SWAP_SUCCESS),
+        z3.If(spec_r == SWAP_SUCCESS, 1, 0),
+        lambda m: z3.If(z3.And(spec_r == SWAP_SUCCESS, s0.pmm[t] == m), 1, 0),
+        z3.Or(s0.dirty, z3.And(spec_r == SWAP_SUCCESS, s0.pd[t])),
+    )
+    # The entry stays on the chain: try_to_unmap removes it, not this.
+    want["rmap"] = lambda q: s0.ppos[q] >= 0
+    want["nr_reverse_maps"] = s0.nr
+
+    def goals() -> tuple[list[Any], Goals]:
+        if prop == PRESERVE:
+            return [], [
+                *no_fault(s1),
+                *inv.structure(s1),
+                *inv.locks(s1),
+                *inv.sound(s1, but=t),
+                *inv.complete(s1),
+                ("count_page_refs", s1.count == s1.base + s1.n - z3.If(gone, 1, 0)),
+                *inv.nr_count(s1),
+            ]
+        if prop == REFINE:
+            return [], [*no_fault(s1), ("result", r == spec_r), *alpha_goals(s1, want)]
+        if prop == SPEC_REFINES:
+            return [], no_fault(s1)
+        assert prop == COUNTS
+        return [s1.fault == 0], [
+            (
+                "count_rss",
+                inv.forall(
+                    mm, s1.rss[mm] - s0.rss[mm] == -z3.If(z3.And(gone, s0.pmm[t] == mm), 1, 0), s0.rss, mm
+                ),
+            ),
+            ("count_page_refs", s1.count - s0.count == -z3.If(gone, 1, 0)),
+            (
+                "count_swap",
+                z3.Or(
+                    z3.Not(s0.swapcache),
+                    s1.swap[s0.index] >= SWAP_MAP_MAX,
+                    s1.swap[s0.index] - s0.swap[s0.index] == z3.If(gone, 1, 0),
+                ),
+            ),
+            ("count_nr_reverse_maps", s1.nr == s0.nr),
+            ("count_pte_chain_objects", s1.live == s0.live),
+        ]
+
+    extra, gs = goals()
+    out = []
+    busy = s0.busy[s0.pmm[t]]
+    for kind, name in VMA_KINDS.items():
+        for locked in (False, True):
+            if locked and kind != OK:
+                continue  # a busy lock answers SWAP_AGAIN before find_vma
+            guard = busy if locked else z3.And(z3.Not(busy), s0.vk[t] == kind)
+            label = "page_table_lock busy" if locked else f"lock free, {name}"
+            env = SWAP_AGAIN if locked else SWAP_SUCCESS if kind == OK else SWAP_FAIL
+            pins = {
+                "pins": [*inv.pin_chain(s0, 2, env, kinds={1: kind}), t == 1],
+                "search": [*inv.pin_chain(s0, 2), t == 1],
+            }
+            out.append(VC(label, [*pre, guard], gs, assume=extra, split=True, **pins))
+    return Problem(out, s0, t)
+
+
+# ------------------------------------------------------------ page_referenced
+
+
+def referenced_vcs(variant: str, prop: str) -> Problem:
+    s0 = fresh("s")
+    pre = [inv.world_facts(s0), *facts(inv.full(s0))]
+    yc = z3.Array("young", z3.IntSort(), z3.IntSort())
+    j, p, i = z3.Int("j"), z3.Int("p"), z3.Int("i")
+    pte_at = lambda k: s0.ptep[s0.nd[k]]  # noqa: E731
+    axioms = [
+        yc[0] == 0,
+        z3.ForAll(
+            [j],
+            z3.Implies(z3.And(j >= 0, j < s0.n), yc[j + 1] == yc[j] + z3.If(s0.py[pte_at(j)], 1, 0)),
+            patterns=[yc[j + 1]],
+        ),
+    ]
+
+    def goals(s: State, count: Any, young: Any) -> tuple[list[Any], Goals]:
+        if prop == PRESERVE:
+            return [], [*no_fault(s), *inv.full(s)]
+        if prop == REFINE:
+            want_count, want = spec_referenced(s0, young)
+            return [], [
+                *no_fault(s),
+                *inv.structure(s),
+                ("result", count == want_count),
+                *alpha_goals(s, want),
+            ]
+        if prop == SPEC_REFINES:
+            return [], no_fault(s)
+        assert prop == COUNTS
+        return [s.fault == 0], unchanged(s0, s, ("rss", "count", "swap", "nr", "live"))
+
+    start = code.referenced_start(s0)
+    direct = code.test_clear_young(start, s0.word)
+    extra, gs = goals(direct.s, direct.ret, z3.If(s0.py[s0.word], 1, 0))
+    out = [VC("direct page", [*pre, s0.direct], gs, assume=extra, split=True, **small(s0, 1))]
+    walking = [*pre, z3.Not(s0.direct), *axioms]
+    sl = fresh("l")
+    w = Walk(start.s.but(py=sl.py), z3.Int("pc"), z3.IntVal(NULL), z3.Int("ret"))
+
+    def invariant(w: Walk, at: Any) -> Goals:
+        return [
+            ("walk: position in range", z3.And(at >= 0, at <= s0.n)),
+            ("walk: pc is the node at i", w.pc == z3.If(at < s0.n, s0.nd[at], NULL)),
+            (
+                "walk: young bits cleared before i",
+                w.s.py == z3.Lambda([p], z3.And(s0.py[p], z3.Not(z3.And(s0.ppos[p] >= 0, s0.ppos[p] < at)))),
+            ),
+            ("walk: the count so far", w.ret == z3.If(s0.referenced, 1, 0) + yc[at]),
+            ("walk: no fault", w.s.fault == 0),
+        ]
+
+    young_pins = (yc == z3.K(z3.IntSort(), 0),)
+    out.append(
+        VC("walk: initiation", walking, invariant(start, z3.IntVal(0)), **small(s0, 2, more=young_pins))
+    )
+    held = [*walking, *facts(invariant(w, i))]
+    at_start = (i == 0, w.pc == s0.nd[0], w.ret == z3.If(s0.referenced, 1, 0), sl.py == s0.py, *young_pins)
+    out.append(
+        VC(
+            "walk: step",
+            [*held, w.pc != NULL],
+            invariant(code.referenced_step(w), i + 1),
+            split=True,
+            **small(s0, 3, more=at_start),
+        )
+    )
+    extra, gs = goals(w.s, w.ret, yc[s0.n])
+    at_end = (i == 3, w.pc == NULL, w.ret == z3.If(s0.referenced, 1, 0), sl.py == s0.py, *young_pins)
+    out.append(
+        VC("walk: exit", [*held, w.pc == NULL], gs, assume=extra, split=True, **small(s0, 3, more=at_end))
+    )
+    return Problem(out, s0)
+
+
+# ------------------------------------------------------------ map
+
+
+def map_vcs(variant: str, prop: str) -> Problem:
+    """The fault path: map_pte around page_add_rmap, on this page."""
+    s0, t, dirty = fresh("s"), z3.Int("t"), z3.Bool("dirty")
+    pre = [
+        inv.world_facts(s0),
+        *facts(inv.full(s0)),
+        t != NULL,
+        code.pre_map_caller(s0, t),
+        z3.Implies(s0.pk[t] == SWAP, s0.swap[s0.pt[t]] > 0),  # spec.ops.pre_map
+    ]
+    s1, res = code.map_pte(s0, t, dirty, variant)
+    head = s1.word
+    k, x, p, mm = z3.Int("k"), z3.Int("x"), z3.Int("p"), z3.Int("mm")
+    nomem = z3.And(normal(s0), s0.fail_next > 0, s0.n > 0)
+    fits = z3.And(normal(s0), s0.fail_next == 0)
+    paths = [
+        Path("reserved or invalid page", z3.Not(normal(s0)), s1, res, 0),
+        Path("allocation fails", nomem, s1, res, 2),
+        Path(
+            "direct page becomes a chain",
+            z3.And(fits, s0.direct),
+            s1.but(
+                n=2,
+                nd=z3.Store(z3.Store(s0.nd, 0, head), 1, s1.nxt[head]),
+                npos=z3.Store(z3.Store(s0.npos, head, 0), s1.nxt[head], 1),
+                ppos=z3.Store(z3.Store(s0.ppos, t, 0), s0.word, 1),
+            ),
+            res,
+            1,
+        ),
+        Path(
+            "push on a chain",
+            z3.And(fits, z3.Not(s0.direct), s0.word != NULL),
+            s1.but(
+                n=s0.n + 1,
+                nd=z3.Lambda([k], z3.If(k == 0, head, s0.nd[k - 1])),
+                npos=z3.Lambda([x], z3.If(x == head, 0, z3.If(s0.npos[x] >= 0, s0.npos[x] + 1, -1))),
+                ppos=z3.Lambda([p], z3.If(p == t, 0, z3.If(s0.ppos[p] >= 0, s0.ppos[p] + 1, -1))),
+            ),
+            res,
+            3,
+        ),
+        Path(
+            "unmapped page becomes direct",
+            z3.And(normal(s0), z3.Not(s0.direct), s0.word == NULL),
+            s1.but(n=1, ppos=z3.Store(s0.ppos, t, 0)),
+            res,
+            0,
+        ),
+    ]
+    mapped = z3.Not(nomem)
+    old_swap = s0.pk[t] == SWAP
+    entry = s0.pt[t]
+    gains = z3.And(mapped, normal(s0))
+    want = spec_rmap_add(s0, t)[1]
+    want["pte kinds"] = z3.If(mapped, z3.Store(s0.pk, t, PAGE), s0.pk)
+    want["pte targets"] = z3.If(mapped, z3.Store(s0.pt, t, s0.pfn), s0.pt)
+    want["pte young"] = z3.If(mapped, z3.Store(s0.py, t, True), s0.py)
+    want["pte dirty"] = z3.If(mapped, z3.Store(s0.pd, t, dirty), s0.pd)
+    want["rss"] = z3.If(gains, z3.Store(s0.rss, s0.pmm[t], s0.rss[s0.pmm[t]] + 1), s0.rss)
+    want["page count"] = s0.count + z3.If(gains, 1, 0)
+    freed = z3.If(s0.swap[entry] >= SWAP_MAP_MAX, s0.swap[entry], s0.swap[entry] - 1)
+    want["swap"] = z3.If(z3.And(mapped, old_swap), z3.Store(s0.swap, entry, freed), s0.swap)
+
+    def goals(path: Path) -> tuple[list[Any], Goals]:
+        s = path.post
+        if prop == PRESERVE:
+            return [], [*no_fault(s), *inv.full(s)]
+        if prop == REFINE:
+            result = path.result == z3.If(nomem, 1, 0)
+            return [], [*no_fault(s), *inv.structure(s), ("result", result), *alpha_goals(s, want)]
+        if prop == SPEC_REFINES:
+            return [], no_fault(s)
+        assert prop == COUNTS
+        return [s.fault == 0], [
+            (
+                "count_rss",
+                inv.forall(
+                    mm, s.rss[mm] - s0.rss[mm] == z3.If(z3.And(gains, s0.pmm[t] == mm), 1, 0), s0.rss, mm
+                ),
+            ),
+            ("count_page_refs", z3.Implies(normal(s0), s.count - s0.count == s.n - s0.n)),
+            (
+                "count_swap",
+                z3.Or(
+                    z3.Not(z3.And(mapped, old_swap)),
+                    s.swap[entry] >= SWAP_MAP_MAX,
+                    s.swap[entry] - s0.swap[entry] == -1,
+                ),
+            ),
+            ("count_nr_reverse_maps", s.nr - s0.nr == s.n - s0.n),
+            *objects_balanced(s),
+        ]
+
+    out = []
+    for path in paths:
+        extra, gs = goals(path)
+        n = path.length or 0
+        odd = path is paths[0]  # its pinned page is PG_reserved
+        pins = [*inv.pin_chain(s0, n, SWAP_SUCCESS, reserved=odd), t == 9]
+        search = [*inv.pin_chain(s0, n), t == 9]
+        out.append(VC(path.name, [*pre, path.guard], gs, pins, search, extra, split=True))
+    return Problem(out, s0, t)
+
+
 BUILDERS: dict[str, Callable[[str, str], Problem]] = {
     "page_add_rmap": add_vcs,
     "page_remove_rmap": remove_vcs,
     "try_to_unmap": unmap_vcs,
+    "try_to_unmap_one": unmap_one_vcs,
+    "page_referenced": referenced_vcs,
+    "map": map_vcs,
 }
