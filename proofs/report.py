@@ -30,7 +30,7 @@ EXTRA_WIDTH = 300  # characters of a prover's other details shown on the console
 # the environment and spec beside α(impl) come from the runner's own replay
 # of the trace, whatever the prover says of them).
 SHOWN_ABOVE = (
-    *("conjunct", "error", "reason", "replay", "trace"),
+    *("conjunct", "error", "reason", "replay", "trace", "method"),
     *("chain_before", "chain_after", "env", "spec", "impl"),
 )
 
