@@ -103,6 +103,19 @@ def load_obligations() -> tuple[Obligation, ...] | None:
 class ProofResult:
     status: str
     seconds: float | None
+    conjunct: str  # the failing part of the property, as the report names it
+    shows: tuple[str, ...]  # what the counterexample's replay shows
+    trace: tuple[dict[str, Any], ...]  # the counterexample as trace operations
+
+    def breaks(self, invariant: str) -> bool:
+        """The failure is on this invariant's conjunct."""
+        return not self.passed and (
+            invariant in self.shows or invariant in re.split(r"[,:\s]+", self.conjunct)
+        )
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "proved"
 
 
 def prove_reports() -> dict[str, dict[str, Any]]:
@@ -120,11 +133,17 @@ def _proof_results(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, 
     if not reports:
         return None
     found: dict[tuple[str, str], ProofResult] = {}
-    for variant, report in reports.items():
+    for report in reports.values():
         for row in report.get("obligations", []):
-            seconds = row.get("seconds", row.get("time"))
-            found[(row["name"], row.get("variant", variant))] = ProofResult(
-                str(row["status"]), None if seconds is None else float(seconds)
+            seconds = row.get("seconds")
+            detail = row.get("detail") or {}
+            replay = detail.get("replay") or {}
+            found[(row["name"], row["variant"])] = ProofResult(
+                str(row["status"]),
+                None if seconds is None else float(seconds),
+                str(row.get("conjunct") or ""),
+                tuple(replay.get("shows") or ()),
+                tuple(detail.get("trace") or ()),
             )
     return found
 
@@ -307,29 +326,42 @@ def _result_text(ob: Obligation, results: Mapping[tuple[str, str], ProofResult] 
     return "not run" if r is None else _status_mark(r.status)
 
 
+def _result_on(ob: Obligation, results: Mapping[tuple[str, str], ProofResult] | None, name: str) -> str:
+    """The obligation's result, and for a failure whether it is on this invariant."""
+    text = _result_text(ob, results)
+    r = None if results is None else results.get((ob.name, ob.variant))
+    if r is None or r.passed:
+        return text
+    return text + (" on this invariant" if r.breaks(name) else f" on: {r.conjunct or 'another part'}")
+
+
 def invariant_status(
     name: str,
     variant: str,
     obligations: Sequence[Obligation] | None,
     results: Mapping[tuple[str, str], ProofResult] | None,
 ) -> str:
-    """proved / counterexample (which) / not covered / not run, for one variant."""
+    """proved / counterexample / unproved / not covered / not run, for one variant.
+
+    An invariant has a counterexample when an obligation naming it fails on
+    its conjunct; it is unproved when such obligations fail on other parts
+    only; proved when every one that ran is proved."""
     if obligations is None:
         return "not run (no registry)"
     mine = [ob for ob in obligations if ob.variant == variant and name in ob.invariants]
     if not mine:
         return "not covered"
-    if results is None:
+    ran = [results[(ob.name, variant)] for ob in mine if results and (ob.name, variant) in results]
+    if not ran:
         return "not run"
-    statuses = {ob.name: results[(ob.name, variant)].status for ob in mine if (ob.name, variant) in results}
-    if not statuses:
-        return "not run"
-    failing = sorted(n for n, s in statuses.items() if s != "proved")
-    if not failing:
-        missing = len(mine) - len(statuses)
-        return "✅ proved" + (f" ({missing} not run)" if missing else "")
-    worst = "counterexample" if "counterexample" in [statuses[n] for n in failing] else statuses[failing[0]]
-    return f"{_status_mark(worst)}: " + ", ".join(failing)
+    missing = f", {len(mine) - len(ran)} not run" if len(ran) < len(mine) else ""
+    broken = sum(r.breaks(name) for r in ran)
+    failed = sum(not r.passed for r in ran)
+    if broken:
+        return f"❌ counterexample in {broken} of {len(ran)} obligations{missing}"
+    if failed:
+        return f"⚠️ unproved: {failed} of {len(ran)} obligations fail on other conjuncts{missing}"
+    return f"✅ proved by {len(ran)} obligations{missing}"
 
 
 # ---------------------------------------------------------------- pages
@@ -385,7 +417,7 @@ def _invariant_section(inv: Invariant[Any], ctx: Context) -> str:
     else:
         mine = sorted((ob for ob in ctx.obligations if inv.name in ob.invariants), key=_ob_key)
         if mine:
-            out.append("**Proved by**\n")
+            out.append("**Obligations that state it**\n")
             out.append(
                 _table(
                     ["obligation", "variant", "property", "method", "result"],
@@ -395,7 +427,7 @@ def _invariant_section(inv: Invariant[Any], ctx: Context) -> str:
                             ob.variant,
                             ob.prop,
                             ob.method,
-                            _result_text(ob, ctx.results),
+                            _result_on(ob, ctx.results, inv.name),
                         ]
                         for ob in mine
                     ],
@@ -616,7 +648,16 @@ def obligations_page(ctx: Context) -> str:
             ]
             if ob.finding:
                 facts.append(["finding", f"[{ob.finding}](findings/{ob.finding}.md)"])
+            r = None if ctx.results is None else ctx.results.get((ob.name, ob.variant))
+            if r is not None and not r.passed:
+                facts.append(["failing conjunct", r.conjunct or "not named"])
+                if r.shows:
+                    facts.append(["its replay shows", ", ".join(r.shows)])
             out.append(_table(["", ""], facts))
+            if r is not None and r.trace:
+                out.append(f'??? failure "Counterexample trace (replay with `--variant {ob.variant}`)"\n')
+                body = "\n".join(json.dumps(op, sort_keys=True) for op in r.trace)
+                out.append(textwrap.indent(_fence("json", body), "    "))
     out.append(contracts_section(ctx))
     return "\n".join(out)
 

@@ -106,3 +106,12 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARNING" not in done.stdout + done.stderr
     assert (tmp_path / "site" / "findings" / "F1" / "index.html").is_file()
+
+
+def test_counterexample_traces_in_obligations_page_replay() -> None:
+    page = (DOCS / "obligations.md").read_text()
+    found = re.findall(r"replay with `--variant (\w+)`\)\"\n\n    ```json\n(.*?)\n    ```", page, re.S)
+    for variant, body in found:
+        trace = [line.strip() for line in body.splitlines()]
+        last = list(replay(trace, "docs/obligations.md", variant))[-1]
+        assert last["violations"] or last["spec_mismatch"] or last["fault"], trace
