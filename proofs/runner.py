@@ -113,6 +113,8 @@ def prove(
     progress: Progress | None = None,
 ) -> list[Result]:
     """Discharge the obligations on ``jobs`` processes; results in the given order."""
+    if not obligations:
+        return []
     guard = wall_limit(timeout) if limit is None else limit
     outcomes: dict[int, Outcome] = {}
     with ProcessPoolExecutor(max_workers=min(jobs, len(obligations)), mp_context=FORK) as pool:
