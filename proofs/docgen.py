@@ -243,9 +243,8 @@ def _seed_links(text: str, funcs: Sequence[SeedFunction], page: str = "seed.md")
 
 
 def _status_mark(status: str) -> str:
-    return {"proved": "✅ proved", "verified": "✅ verified", "counterexample": "❌ counterexample"}.get(
-        status, status
-    )
+    """A result, failures in bold (plain text: no emoji font needed)."""
+    return status if status in ("proved", "verified") else f"**{status}**"
 
 
 # ---------------------------------------------------------------- invariant sources
@@ -358,10 +357,10 @@ def invariant_status(
     broken = sum(r.breaks(name) for r in ran)
     failed = sum(not r.passed for r in ran)
     if broken:
-        return f"❌ counterexample in {broken} of {len(ran)} obligations{missing}"
+        return f"**counterexample** in {broken} of {len(ran)} obligations{missing}"
     if failed:
-        return f"⚠️ unproved: {failed} of {len(ran)} obligations fail on other conjuncts{missing}"
-    return f"✅ proved by {len(ran)} obligations{missing}"
+        return f"**unproved**: {failed} of {len(ran)} obligations fail on other conjuncts{missing}"
+    return f"proved by {len(ran)} obligations{missing}"
 
 
 # ---------------------------------------------------------------- pages
@@ -420,13 +419,13 @@ def _invariant_section(inv: Invariant[Any], ctx: Context) -> str:
             out.append("**Obligations that state it**\n")
             out.append(
                 _table(
-                    ["obligation", "variant", "property", "method", "result"],
+                    ["obligation", "variant", "property", "bounded", "result"],
                     [
                         [
                             f"[{ob.name}](obligations.md#{_ob_anchor(ob)})",
                             ob.variant,
                             ob.prop,
-                            ob.method,
+                            _bounded(ob),
                             _result_on(ob, ctx.results, inv.name),
                         ]
                         for ob in mine
@@ -470,6 +469,10 @@ def _obligation_table(obs: Iterable[Obligation], ctx: Context, page: str) -> str
             for ob in sorted(obs, key=_ob_key)
         ],
     )
+
+
+def _bounded(ob: Obligation) -> str:
+    return "bounded" if is_bounded(ob.method) else "unbounded"
 
 
 def _ob_key(ob: Obligation) -> tuple[str, int]:
@@ -628,7 +631,7 @@ def obligations_page(ctx: Context) -> str:
                     ob.variant,
                     _result_text(ob, ctx.results),
                     seconds,
-                    "bounded" if is_bounded(ob.method) else "unbounded",
+                    _bounded(ob),
                 ]
             )
         out.append(_table(["obligation", "property", "variant", "result", "time", "bounded"], rows))
