@@ -743,9 +743,6 @@ def seed_page(ctx: Context) -> str:
         "who calls it in the model, the contracts on it, the obligations about it and the "
         "findings in it.\n",
     ]
-    if not ctx.seed:
-        out.append("The seed file was not found, so this page lists nothing.\n")
-        return "\n".join(out)
     rows = []
     for f in ctx.seed:
         obs = [ob for ob in ctx.obligations or () if ob.function == f.name]
@@ -1275,14 +1272,18 @@ def mkdocs_config(nav: Sequence[tuple[str, str | Sequence[tuple[str, str]]]]) ->
 def generate() -> dict[str, str]:
     """Every generated file: path relative to the repository -> text."""
     seed_path = _seed_path()
-    seed = seed_functions(seed_path.read_text(encoding="utf-8")) if seed_path else ()
+    if seed_path is None:
+        raise DocsError("the seed is not at " + " or ".join(str(p) for p in SEED_PATHS))
+    seed = seed_functions(seed_path.read_text(encoding="utf-8"))
     ctx = Context(
         obligations=load_obligations(),
         results=_proof_results(runs := prove_reports()),
         runs=runs,
         formulas=_z3_formulas(),
         seed=seed,
-        seed_file="mm/rmap.c" if seed_path is None else f"{seed_path.parent.parent.name}/seed/rmap.c",
+        seed_file=_rel(seed_path)
+        if seed_path.is_relative_to(ROOT)
+        else f"../{seed_path.relative_to(ROOT.parent)}",
         contracts=load_contracts(),
         contract_results=load_contract_results(),
     )
