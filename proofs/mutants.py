@@ -135,7 +135,12 @@ def stages(copy: Path, *, quick: bool = False) -> list[Stage]:
             (py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *(f"tests/{t}" for t in tests)),
             "tests/conftest.py",
         ),
-        Stage("prove", (py, "-c", _MAIN, "prove", "--variant", "fixed", "--jobs", "1"), "proofs/runner.py"),
+        # A generous solver timeout: a mutant must not die of a loaded machine.
+        Stage(
+            "prove",
+            (py, "-c", _MAIN, "prove", "--variant", "fixed", "--jobs", "1", "--timeout", "120"),
+            "proofs/runner.py",
+        ),
         Stage("contracts", (py, "-c", _MAIN, "contracts", "--variant", "fixed"), "proofs/contracts.py"),
     ]
     return [s for s in candidates[: 1 if quick else None] if (copy / s.needs).exists()]
