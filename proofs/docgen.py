@@ -1067,12 +1067,21 @@ def findings_index(ctx: Context) -> str:
         "Where the seed, as shipped, breaks what the spec states. Each finding has a minimal trace "
         "that shows it when replayed on `seed` and shows nothing on `fixed` (`proofs/findings.py`).\n",
         _table(
-            ["finding", "function", "seed lines", "the trace shows"],
+            ["finding", "function", "seed lines", "the trace shows", "obligations", "contract conditions"],
             [
-                [f"[{f.id}: {f.title}]({f.id}.md)", f"`{f.function}`", f.seed_lines, ", ".join(f.shows)]
+                [
+                    f"[{f.id}: {f.title}]({f.id}.md)",
+                    f"`{f.function}`",
+                    f.seed_lines,
+                    ", ".join(f.shows),
+                    sum(ob.finding == f.id for ob in ctx.obligations or ()),
+                    sum(f.id in r.findings for r in ctx.contract_results.get("seed", [])),
+                ]
                 for f in FINDINGS
             ],
         ),
+        "*Obligations*: those on seed whose failure the finding explains (`Obligation.finding`); "
+        "*contract conditions*: those with a counterexample on seed the finding explains.\n",
     ]
     return "\n".join(out)
 
