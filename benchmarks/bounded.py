@@ -144,7 +144,7 @@ def unroll(n: int, variant: str) -> Unrolled:
 class BoundedResult:
     n: int
     variant: str
-    status: str  # "proved", "counterexample", "unknown", "vacuous"
+    status: str  # "proved", "counterexample", "timeout", "unknown", "vacuous"
     seconds: float
     failing: str | None = None  # the first property a counterexample breaks
 
@@ -164,7 +164,8 @@ def check(n: int, variant: str, timeout: float) -> BoundedResult:
     if answer == z3.unsat:
         return BoundedResult(n, variant, "proved", seconds)
     if answer == z3.unknown:
-        return BoundedResult(n, variant, "unknown", seconds)
+        timed_out = solver.reason_unknown() in ("timeout", "canceled")
+        return BoundedResult(n, variant, "timeout" if timed_out else "unknown", seconds)
     model = solver.model()
     failing = next(name for name, p in u.properties.items() if z3.is_false(model.eval(p, True)))
     return BoundedResult(n, variant, "counterexample", seconds, failing)
