@@ -69,6 +69,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], bool, tuple[str, ...]]] = {
     "try_to_unmap_one": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), False, FULL),
     "page_referenced": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), True, FULL),
     "map": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), False, FULL),
+    "zap": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), True, FULL),
 }
 # On seed, the obligations a finding explains (the first counterexample's).
 SEED_FINDINGS = {

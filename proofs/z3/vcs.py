@@ -43,6 +43,7 @@ PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN = (
     "balanced counts",
     "return value",
 )
+CONTRACT = "contract"  # a callee's summary, proven inside its caller's obligation
 
 
 def facts(conjuncts: inv.Conjuncts) -> list[Any]:
@@ -214,18 +215,53 @@ def _path_vcs(
 # ------------------------------------------------------------ page_remove_rmap
 
 
-def remove_vcs(variant: str, prop: str, caller: Callable[..., Any] | None = None) -> Problem:
-    s0, t = fresh("s"), z3.Int("t")
-    pre = [
-        inv.world_facts(s0),
-        t != NULL,
-        z3.Not(maps_page(s0, t)),  # zap cleared it first
-        *facts(inv.structure(s0)),
-        *facts(inv.locks(s0)),
-        *facts(inv.sound(s0, but=t)),
-        *facts(inv.complete(s0)),
-        *facts(inv.nr_count(s0)),
+def remove_pre(s0: State, t: Any) -> Goals:
+    """page_remove_rmap's precondition: t was cleared by its caller first."""
+    return [
+        ("t is a pte", t != NULL),
+        ("t no longer maps the page", z3.Not(maps_page(s0, t))),
+        *inv.structure(s0),
+        *inv.locks(s0),
+        *inv.sound(s0, but=t),
+        *inv.complete(s0),
+        *inv.nr_count(s0),
     ]
+
+
+# Fields page_remove_rmap never writes (its contract's frame, for zap).
+REMOVE_FRAME = (
+    "pfn",
+    "valid",
+    "reserved",
+    "locked",
+    "mapping",
+    "referenced",
+    "dirty",
+    "swapcache",
+    "index",
+    "count",
+    "pk",
+    "pt",
+    "py",
+    "pd",
+    "pmm",
+    "rss",
+    "swap",
+    "busy",
+    "vk",
+    "fail_next",
+    "other",
+    "base",
+    "nr_other",
+)
+
+
+def remove_vcs(variant: str, prop: str, found: bool = False) -> Problem:
+    """``found``: only as zap calls it, with t in the reverse map; the paths
+    that do not find t are then dead (checked, but not for consistency)."""
+    s0, t = fresh("s"), z3.Int("t")
+    recorded = z3.Or(s0.ppos[t] >= 0, z3.Not(normal(s0)))  # zap's case
+    pre = [inv.world_facts(s0), *facts(remove_pre(s0, t)), *([recorded] if found else [])]
     k, x, p = z3.Int("k"), z3.Int("x"), z3.Int("p")
     want = spec_rmap_remove(s0, t)
 
@@ -243,6 +279,8 @@ def remove_vcs(variant: str, prop: str, caller: Callable[..., Any] | None = None
             return [], [*no_fault(s), *inv.structure(s), *alpha_goals(s, want)]
         if prop == SPEC_REFINES:
             return [], no_fault(s)
+        if prop == CONTRACT:
+            return [], remove_contract(s0, s, t)
         assert prop == COUNTS
         return [s.fault == 0], [
             ("count_nr_reverse_maps", s.nr - s0.nr == s.n - s0.n),
@@ -271,6 +309,9 @@ def remove_vcs(variant: str, prop: str, caller: Callable[..., Any] | None = None
         ),
     ]
     out = _path_vcs(s0, pre, paths, lambda path: goals(path.post), t)
+    if found:
+        for vc in out:
+            vc.reachable = vc.name != "direct page, another pte"
 
     # The chain walk: nothing changes until t is found at position i.
     i, pc, prev = z3.Int("i"), z3.Int("pc"), z3.Int("prev")
@@ -341,6 +382,7 @@ def remove_vcs(variant: str, prop: str, caller: Callable[..., Any] | None = None
             [*walking, *facts(invariant(end, i)), pc == NULL],
             gs,
             assume=extra,
+            reachable=not found,
             **small(s0, 2, more=(i == 2, pc == NULL, prev == s0.nd[1], t == 5)),
         )
     )
@@ -1055,6 +1097,114 @@ def map_vcs(variant: str, prop: str) -> Problem:
     return Problem(out, s0, t)
 
 
+def remove_contract(s0: State, s: State, t: Any) -> Goals:
+    """What zap relies on of page_remove_rmap: no fault, the invariant, α
+    as spec.ops.rmap_remove says, and the fields it never writes."""
+    return [
+        *no_fault(s),
+        *inv.structure(s),
+        *inv.locks(s),
+        *inv.sound(s),
+        *inv.complete(s),
+        *inv.nr_count(s),
+        *alpha_goals(s, spec_rmap_remove(s0, t)),
+        *unchanged(s0, s, REMOVE_FRAME),
+    ]
+
+
+# ------------------------------------------------------------ zap
+
+
+def zap_vcs(variant: str, prop: str) -> Problem:
+    """munmap/exit: zap_pte around page_remove_rmap.  The callee's contract
+    is proven by its own VCs (with t recorded, as zap calls it), included
+    here; the caller's paths then use the contract."""
+    callee = remove_vcs(variant, CONTRACT, found=True)
+    for vc in callee.vcs:
+        vc.name = f"page_remove_rmap contract: {vc.name}"
+    s0, t = fresh("z"), z3.Int("zt")
+    pre = [
+        inv.world_facts(s0),
+        *facts(inv.full(s0)),
+        t != NULL,
+        code.pre_zap_caller(s0, t),
+        z3.Implies(s0.pk[t] == PAGE, s0.pt[t] == s0.pfn),  # this page is the one t maps
+        # count_swap: a swap entry a pte holds has a count of at least one
+        z3.Implies(s0.pk[t] == SWAP, s0.swap[s0.pt[t]] > 0),
+    ]
+
+    cleared = code.zap_prefix(s0, t)
+    r = fresh("r")
+    # r as the contract allows: ghosts and chain fields free, the rest framed.
+    contract = [term for _, term in remove_contract(cleared, r, t)]
+    takes = code.zap_takes_page(s0, t)
+    removed = code.zap_suffix(s0, r, t)
+    other = code.zap_suffix(s0, cleared, t)
+    old = s0.pk[t]
+    z3.Int("mm")
+    normal_page = z3.And(old == PAGE, normal(s0))
+    want = spec_rmap_remove(s0, t)
+    want["pte kinds"] = z3.Store(s0.pk, t, 0)
+    want["pte targets"] = z3.Store(s0.pt, t, 0)
+    want["pte young"] = z3.Store(s0.py, t, False)
+    want["pte dirty"] = z3.Store(s0.pd, t, False)
+    want["rss"] = z3.If(normal_page, z3.Store(s0.rss, s0.pmm[t], s0.rss[s0.pmm[t]] - 1), s0.rss)
+    want["page count"] = s0.count - z3.If(normal_page, 1, 0)
+    want["page dirty"] = z3.Or(s0.dirty, z3.And(normal_page, s0.pd[t]))
+    entry = s0.pt[t]
+    freed = z3.If(s0.swap[entry] >= SWAP_MAP_MAX, s0.swap[entry], s0.swap[entry] - 1)
+    want["swap"] = z3.If(old == SWAP, z3.Store(s0.swap, entry, freed), s0.swap)
+
+    def goals(s: State) -> tuple[list[Any], Goals]:
+        if prop == PRESERVE:
+            return [], [*no_fault(s), *inv.full(s)]
+        if prop == REFINE:
+            return [], [*no_fault(s), *inv.structure(s), *alpha_goals(s, want)]
+        if prop == SPEC_REFINES:
+            return [], no_fault(s)
+        assert prop == COUNTS
+        return [s.fault == 0], [
+            (
+                "count_rss",
+                s.rss == z3.If(normal_page, z3.Store(s0.rss, s0.pmm[t], s0.rss[s0.pmm[t]] - 1), s0.rss),
+            ),
+            ("count_page_refs", z3.Implies(normal(s0), s.count - s0.count == s.n - s0.n)),
+            (
+                "count_swap",
+                z3.Or(old != SWAP, s.swap[entry] >= SWAP_MAP_MAX, s.swap[entry] - s0.swap[entry] == -1),
+            ),
+            ("count_nr_reverse_maps", s.nr - s0.nr == s.n - s0.n),
+            *objects_balanced(s),
+        ]
+
+    out = list(callee.vcs)
+    extra, gs = goals(removed)
+    call = [(f"page_remove_rmap's precondition: {name}", term) for name, term in remove_pre(cleared, t)]
+    out.append(
+        VC(
+            "a present page: page_remove_rmap, then the page's references",
+            [*pre, takes, *contract],
+            [
+                *call,
+                (
+                    "t is recorded (or the page is not reverse-mapped)",
+                    z3.Or(cleared.ppos[t] >= 0, z3.Not(normal(cleared))),
+                ),
+                *gs,
+            ],
+            assume=extra,
+            split=True,
+        )
+    )
+    for name, guard in (
+        ("a swap entry", old == SWAP),
+        ("a present pte of an invalid pfn", z3.And(old == PAGE, z3.Not(s0.valid))),
+    ):
+        extra, gs = goals(other)
+        out.append(VC(name, [*pre, guard], gs, assume=extra, split=True))
+    return Problem(out, s0, t)
+
+
 BUILDERS: dict[str, Callable[[str, str], Problem]] = {
     "page_add_rmap": add_vcs,
     "page_remove_rmap": remove_vcs,
@@ -1062,4 +1212,5 @@ BUILDERS: dict[str, Callable[[str, str], Problem]] = {
     "try_to_unmap_one": unmap_one_vcs,
     "page_referenced": referenced_vcs,
     "map": map_vcs,
+    "zap": zap_vcs,
 }
