@@ -144,6 +144,17 @@ def _timeout(timeout: float) -> float:
     return timeout
 
 
+def _check_writable(path: str) -> None:
+    """Refuse a report path before the run rather than after it."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as why:
+        raise UsageError(f"cannot write {path}: {why.strerror}") from None
+    if target.is_dir() or not os.access(target.parent, os.W_OK):
+        raise UsageError(f"cannot write {path}: not a writable file path")
+
+
 def _write(path: str, text: str) -> None:
     try:
         write(path, text)
@@ -162,6 +173,9 @@ def execute(
     out = out or sys.stdout
     jobs, timeout = _jobs(args.jobs), _timeout(args.timeout)
     selected = select(obligations, args.variant, args.pattern)
+    for path in (args.json_out, args.junit_out):
+        if path:
+            _check_writable(path)
     if args.list:
         for ob in selected:
             finding = f"; fails by {ob.finding}" if ob.finding else ""

@@ -72,6 +72,8 @@ def test_all_proved_exits_0_and_lists_each_with_its_time(
         (["--timeout", "0"], "--timeout must be a positive number"),
         (["--timeout", "nan"], "--timeout must be a positive number"),
         (["--timeout", "soon"], "invalid float value"),
+        (["--json", "."], "cannot write .: not a writable file path"),
+        (["--junit", "/proc/no/such.xml"], "cannot write /proc/no/such.xml"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
