@@ -39,7 +39,8 @@ STATEMENTS = {
     "count, the swap slot's count, nr_reverse_maps, and the live pte_chain objects are exactly the "
     "chain's nodes.",
     RETURN: "try_to_unmap answers SWAP_SUCCESS exactly when no pte maps the page any more, and "
-    "otherwise the answer try_to_unmap_one gave for a pte that still maps it.",
+    "otherwise the answer try_to_unmap_one gave for a pte that still maps it; reclaim frees the "
+    "page only when no pte maps it.",
 }
 STRUCTURE = (
     "rep_direct_flag",
@@ -70,6 +71,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], bool, tuple[str, ...]]] = {
     "page_referenced": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), True, FULL),
     "map": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), False, FULL),
     "zap": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS), True, FULL),
+    "reclaim": ((PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN), True, FULL),
 }
 # On seed, the obligations a finding explains (the first counterexample's).
 SEED_FINDINGS = {
@@ -86,6 +88,9 @@ SEED_FINDINGS = {
     ("map", PRESERVE): "F3",
     ("map", REFINE): "F3",
     ("map", SPEC_REFINES): "F3",
+    ("reclaim", PRESERVE): "F2",
+    ("reclaim", REFINE): "F2",
+    ("reclaim", COUNTS): "F2",
 }
 
 

@@ -119,7 +119,9 @@ def _final_ops(function: str, pte: str | None, fail_next: int) -> list[dict[str,
         case "page_referenced":
             return [{"op": "referenced", "pfn": PFN}]
         case "reclaim":
-            return [{"op": "reclaim", "pfn": PFN}]
+            # page_referenced first clears the young bits map set, so that
+            # reclaim goes on to try_to_unmap, as the seed's callers see it
+            return [{"op": "referenced", "pfn": PFN}, {"op": "reclaim", "pfn": PFN}]
     raise ValueError(function)
 
 

@@ -127,7 +127,11 @@ def structure(s: State) -> Conjuncts:
     ]
 
 
-def locks(s: State) -> Conjuncts:
+def locks(s: State, held: bool = False) -> Conjuncts:
+    """rep_locks_released; ``held``: inside reclaim, which holds the page's
+    pte_chain_lock around page_referenced and try_to_unmap."""
+    if held:
+        return [("rep_locks_released (but reclaim's pte_chain_lock)", s.chainlock)]
     return [("rep_locks_released", z3.Not(s.chainlock))]
 
 
@@ -162,9 +166,9 @@ def nr_count(s: State) -> Conjuncts:
     return [("count_nr_reverse_maps", s.nr == s.nr_other + s.n)]
 
 
-def full(s: State) -> Conjuncts:
+def full(s: State, held: bool = False) -> Conjuncts:
     """The whole representation invariant of this page."""
-    return [*structure(s), *locks(s), *sound(s), *complete(s), *page_counts(s)]
+    return [*structure(s), *locks(s, held), *sound(s), *complete(s), *page_counts(s)]
 
 
 def pin_chain(

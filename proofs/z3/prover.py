@@ -43,6 +43,7 @@ class VC:
     assume: list[Any] = field(default_factory=list)  # what the property takes for granted
     split: bool = False  # check each goal conjunct on its own (VC splitting)
     reachable: bool = True  # False: the path is dead; only its vacuity is not checked
+    state: Any = None  # the pre-state it speaks of, when not its problem's (a callee's VC)
 
 
 @dataclass

@@ -42,7 +42,9 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
     found = []
     for verdict in [f for f in failures if f.status == "counterexample"][:SHOWN]:
         vc = next(v for v in problem.vcs if v.name == verdict.vc)
-        if verdict.vc.startswith("walk:") and obligation.function in BOUNDED:
+        if vc.state is not None:  # a callee's VC: decode its pre-state
+            problem = vcs.Problem(problem.vcs, vc.state)
+        if "walk:" in verdict.vc and obligation.function in BOUNDED:
             case = bounded_counterexample(obligation, problem, timeout)
         else:
             case = concrete_counterexample(obligation, problem, vc, verdict, timeout)
@@ -122,7 +124,10 @@ def bounded_counterexample(
     return None
 
 
-BOUNDED = {"try_to_unmap": (bounded.unmap_pre, bounded.unmap_differences)}
+BOUNDED = {
+    "try_to_unmap": (bounded.unmap_pre, bounded.unmap_differences),
+    "reclaim": (bounded.unmap_pre, bounded.unmap_differences),  # its walks are try_to_unmap's
+}
 
 
 def _plain(s: State, n: int, function: str) -> list[Any]:

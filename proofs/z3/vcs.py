@@ -32,8 +32,20 @@ from proofs.z3 import code
 from proofs.z3 import invariants as inv
 from proofs.z3.code import Walk
 from proofs.z3.prover import VC
-from proofs.z3.spec import alpha_goals, spec_referenced, spec_rmap_add, spec_rmap_remove, spec_unmap
-from proofs.z3.state import NULL, OK, PAGE, SWAP, VMA_KINDS, State, fresh, maps_page, normal, spec_outcome
+from proofs.z3.spec import abstract, alpha_goals, spec_referenced, spec_rmap_add, spec_rmap_remove, spec_unmap
+from proofs.z3.state import (
+    NULL,
+    OK,
+    PAGE,
+    SWAP,
+    VMA_KINDS,
+    State,
+    fresh,
+    ite,
+    maps_page,
+    normal,
+    spec_outcome,
+)
 
 Goals = list[tuple[str, Any]]
 PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN = (
@@ -44,6 +56,53 @@ PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN = (
     "return value",
 )
 CONTRACT = "contract"  # a callee's summary, proven inside its caller's obligation
+# What reclaim's obligation for a property needs of its callees.
+RECLAIM_NEEDS = {
+    PRESERVE: ((PRESERVE,), (PRESERVE,)),
+    REFINE: ((PRESERVE, REFINE), (REFINE,)),
+    SPEC_REFINES: ((PRESERVE,), (SPEC_REFINES,)),
+    COUNTS: ((PRESERVE, COUNTS), (COUNTS,)),
+    RETURN: ((PRESERVE,), (RETURN,)),
+}
+# Fields a callee never writes: the frame of its contract.
+UNMAP_FRAME = (
+    "chainlock",
+    "locked",
+    "mapping",
+    "reserved",
+    "valid",
+    "pfn",
+    "swapcache",
+    "index",
+    "busy",
+    "vk",
+    "pmm",
+    "fail_next",
+    "referenced",
+    "base",
+    "nr_other",
+    "other",
+)
+REFERENCED_FRAME = (
+    *UNMAP_FRAME[:-4],
+    "count",
+    "rss",
+    "swap",
+    "nr",
+    "dirty",
+    "pk",
+    "pt",
+    "pd",
+    "word",
+    "wpte",
+    "direct",
+    "nxt",
+    "ptep",
+    "live",
+    "base",
+    "nr_other",
+    "other",
+)
 
 
 def facts(conjuncts: inv.Conjuncts) -> list[Any]:
@@ -636,11 +695,14 @@ def _swap_after(count: Any, added: Any) -> Any:
 LOOP_FIELDS = ("word", "nxt", "live", "pk", "pt", "py", "pd", "rss", "swap", "count", "dirty", "nr")
 
 
-def unmap_vcs(variant: str, prop: str) -> Problem:
+def unmap_vcs(variant: str, prop: str, held: bool = False, contract: tuple[str, ...] = ()) -> Problem:
+    """``held``: as reclaim calls it, under the page's pte_chain_lock;
+    ``contract``: instead of ``prop``, the union of these properties and
+    the frame (what reclaim relies on)."""
     s0 = fresh("s")
     pre = [
         inv.world_facts(s0),
-        *facts(inv.full(s0)),
+        *facts(inv.full(s0, held)),
         normal(s0),
         z3.Implies(s0.swapcache, s0.swap[s0.index] > 0),  # spec.ops.pre_unmap
         s0.locked,  # the caller holds the page lock
@@ -657,8 +719,16 @@ def unmap_vcs(variant: str, prop: str) -> Problem:
     def goals(
         s: State, r: Any, removed: Any, removed_of: Any, dirtied: Any, witness: Any
     ) -> tuple[list[Any], Goals]:
+        return by_prop(prop, s, r, removed, removed_of, dirtied, witness)
+
+    def by_prop(
+        prop: str, s: State, r: Any, removed: Any, removed_of: Any, dirtied: Any, witness: Any
+    ) -> tuple[list[Any], Goals]:
+        if prop == CONTRACT:
+            parts = [by_prop(q, s, r, removed, removed_of, dirtied, witness)[1] for q in contract]
+            return [], [*dict(g for part in parts for g in part).items(), *unchanged(s0, s, UNMAP_FRAME)]
         if prop == PRESERVE:
-            return [], [*no_fault(s), *inv.full(s)]
+            return [], [*no_fault(s), *inv.full(s, held)]
         if prop == REFINE:
             want = spec_unmap(s0, gone, removed, removed_of, dirtied)
             stays = z3.Implies(r != SWAP_SUCCESS, z3.And(s0.ppos[witness] >= 0, impl_out(witness) == r))
@@ -678,7 +748,7 @@ def unmap_vcs(variant: str, prop: str) -> Problem:
             ]
         assert prop == COUNTS
         mm = z3.Int("mm")
-        held = z3.If(s0.swapcache, removed, 0)
+        swapped_in = z3.If(s0.swapcache, removed, 0)
         return [s.fault == 0], [
             ("count_rss", inv.forall(mm, s.rss[mm] - s0.rss[mm] == -removed_of(mm), s0.rss, mm)),
             ("count_page_refs", z3.And(s.count - s0.count == -removed, s.n - s0.n == -removed)),
@@ -687,7 +757,7 @@ def unmap_vcs(variant: str, prop: str) -> Problem:
                 z3.Or(
                     z3.Not(s0.swapcache),
                     s.swap[s0.index] >= SWAP_MAP_MAX,
-                    s.swap[s0.index] - s0.swap[s0.index] == held,
+                    s.swap[s0.index] - s0.swap[s0.index] == swapped_in,
                 ),
             ),
             ("count_nr_reverse_maps", s.nr - s0.nr == s.n - s0.n),
@@ -714,10 +784,11 @@ def unmap_vcs(variant: str, prop: str) -> Problem:
     e = Enumeration.of(s0, variant)
     # What each property needs of the walk; the seed's broken chain surgery
     # (F1) only breaks the "shape" slice.
-    slices = {
-        RETURN: ("walk", "values", "ret"),
-        SPEC_REFINES: ("walk", "values"),
-    }.get(prop, ("walk", "values", "ret", "shape"))
+    needs = {RETURN: ("walk", "values", "ret"), SPEC_REFINES: ("walk", "values")}
+    every = ("walk", "values", "ret", "shape")
+    slices = tuple(
+        dict.fromkeys(x for q in (contract if prop == CONTRACT else (prop,)) for x in needs.get(q, every))
+    )
     walking = [*pre, z3.Not(s0.direct), *e.axioms()]
     i, kn = z3.Int("i"), z3.Array("kn", z3.IntSort(), z3.IntSort())
     sl = fresh("l")
@@ -915,9 +986,12 @@ def unmap_one_vcs(variant: str, prop: str) -> Problem:
 # ------------------------------------------------------------ page_referenced
 
 
-def referenced_vcs(variant: str, prop: str) -> Problem:
+def referenced_vcs(variant: str, prop: str, held: bool = False, contract: tuple[str, ...] = ()) -> Problem:
+    """``held``: as reclaim calls it, under the page's pte_chain_lock;
+    ``contract``: instead of ``prop``, the union of these properties and
+    the frame (what reclaim relies on)."""
     s0 = fresh("s")
-    pre = [inv.world_facts(s0), *facts(inv.full(s0))]
+    pre = [inv.world_facts(s0), *facts(inv.full(s0, held))]
     yc = z3.Array("young", z3.IntSort(), z3.IntSort())
     j, p, i = z3.Int("j"), z3.Int("p"), z3.Int("i")
     pte_at = lambda k: s0.ptep[s0.nd[k]]  # noqa: E731
@@ -930,9 +1004,12 @@ def referenced_vcs(variant: str, prop: str) -> Problem:
         ),
     ]
 
-    def goals(s: State, count: Any, young: Any) -> tuple[list[Any], Goals]:
+    def goals(s: State, count: Any, young: Any, prop: str = prop) -> tuple[list[Any], Goals]:
+        if prop == CONTRACT:
+            parts = [goals(s, count, young, q)[1] for q in contract]
+            return [], [*dict(g for part in parts for g in part).items(), *unchanged(s0, s, REFERENCED_FRAME)]
         if prop == PRESERVE:
-            return [], [*no_fault(s), *inv.full(s)]
+            return [], [*no_fault(s), *inv.full(s, held)]
         if prop == REFINE:
             want_count, want = spec_referenced(s0, young)
             return [], [
@@ -1205,6 +1282,102 @@ def zap_vcs(variant: str, prop: str) -> Problem:
     return Problem(out, s0, t)
 
 
+# ------------------------------------------------------------ reclaim
+
+
+def reclaim_vcs(variant: str, prop: str) -> Problem:
+    """shrink_cache on one page: page_referenced, then (unreferenced and
+    mapped) try_to_unmap, under the page lock and pte_chain_lock.  Both
+    callees' contracts (everything their own obligations state, as reclaim
+    calls them, and the fields they never write) are proven by their VCs,
+    included here; the caller's VC then checks the glue: each callee's
+    precondition at its call, the disposition spec.ops.reclaim gives, and
+    that reclaim itself changes nothing α sees."""
+    out = []
+    of_referenced, of_unmap = RECLAIM_NEEDS[prop]
+    for name, callee in (
+        ("page_referenced", referenced_vcs(variant, CONTRACT, held=True, contract=of_referenced)),
+        ("try_to_unmap", unmap_vcs(variant, CONTRACT, held=True, contract=of_unmap)),
+    ):
+        for vc in callee.vcs:
+            vc.name = f"{name} contract: {vc.name}"
+            vc.state = callee.state
+            out.append(vc)
+    s0 = fresh("c")
+    pre = [
+        inv.world_facts(s0),
+        *facts(inv.full(s0)),
+        code.pre_reclaim_caller(s0),
+        normal(s0),  # a page of mem_map, not reserved
+        z3.Implies(s0.swapcache, s0.swap[s0.index] > 0),  # spec.ops.pre_unmap
+    ]
+    e1 = code.reclaim_prefix(s0)
+    r1, r2 = fresh("r1"), fresh("r2")
+    ref, res = z3.Int("ref"), z3.Int("res")
+    asked = z3.And(ref == 0, r1.word != NULL)
+    q = z3.Int("q")
+    nothing_maps = z3.ForAll([q], z3.Not(maps_page(r2, q)))
+    contracts = [
+        # page_referenced's (as proven above): no fault, the invariant, the frame
+        r1.fault == 0,
+        *facts(inv.full(r1, held=True)),
+        *[term for _, term in unchanged(e1, r1, REFERENCED_FRAME)],
+        ref >= 0,
+        # try_to_unmap's, when called: what its contract for this property says
+        z3.Implies(asked, z3.And(r2.fault == 0, *[term for _, term in unchanged(r1, r2, UNMAP_FRAME)])),
+    ]
+    if PRESERVE in of_unmap:
+        contracts.append(z3.Implies(asked, z3.And(*facts(inv.full(r2, held=True)))))
+    if RETURN in of_unmap:
+        contracts.append(z3.Implies(asked, (res == SWAP_SUCCESS) == nothing_maps))
+    if COUNTS in of_unmap:
+        contracts.append(z3.Implies(asked, z3.And(*facts(objects_balanced(r2)))))
+    after = ite(asked, r2, r1)
+    final = code.reclaim_suffix(after)
+    disposition = code.disposition(ref, r1.word, res)
+    calls = [
+        *[(f"page_referenced's precondition: {n}", t) for n, t in inv.full(e1, held=True)],
+        *[
+            (f"try_to_unmap's precondition: {n}", z3.Implies(asked, t))
+            for n, t in [*inv.full(r1, held=True), ("normal", normal(r1)), ("page locked", r1.locked)]
+        ],
+        ("try_to_unmap's precondition: mapping", z3.Implies(asked, r1.mapping)),
+        (
+            "try_to_unmap's precondition: swap entry in use",
+            z3.Implies(asked, z3.Implies(r1.swapcache, r1.swap[r1.index] > 0)),
+        ),
+    ]
+    if prop == PRESERVE:
+        goals = [*no_fault(final), *inv.full(final)]
+    elif prop == REFINE:
+        by_result = z3.If(res == SWAP_SUCCESS, code.FREE, z3.If(res == SWAP_AGAIN, code.KEEP, code.ACTIVATE))
+        spec_disposition = z3.If(ref > 0, code.ACTIVATE, z3.If(r1.n == 0, code.FREE, by_result))
+        goals = [
+            *no_fault(final),
+            ("try_to_unmap is asked exactly when the spec unmaps", asked == z3.And(ref == 0, r1.n > 0)),
+            ("disposition", disposition == spec_disposition),
+            *[(f"reclaim itself keeps {g}", t) for g, t in alpha_goals(final, abstract(after))],
+        ]
+    elif prop == SPEC_REFINES:
+        goals = no_fault(final)
+    elif prop == RETURN:
+        p = z3.Int("p")
+        goals = [
+            (
+                "the page is freed only when no pte maps it",
+                z3.Implies(disposition == code.FREE, z3.ForAll([p], z3.Not(maps_page(final, p)))),
+            )
+        ]
+    else:
+        assert prop == COUNTS
+        goals = [
+            *unchanged(after, final, ("rss", "count", "swap", "nr", "live")),
+            *objects_balanced(final),
+        ]
+    out.append(VC("shrink_cache around the two calls", [*pre, *contracts], [*calls, *goals], split=True))
+    return Problem(out, s0)
+
+
 BUILDERS: dict[str, Callable[[str, str], Problem]] = {
     "page_add_rmap": add_vcs,
     "page_remove_rmap": remove_vcs,
@@ -1213,4 +1386,5 @@ BUILDERS: dict[str, Callable[[str, str], Problem]] = {
     "page_referenced": referenced_vcs,
     "map": map_vcs,
     "zap": zap_vcs,
+    "reclaim": reclaim_vcs,
 }
