@@ -394,12 +394,12 @@ def remove_vcs(variant: str, prop: str, found: bool = False) -> Problem:
         )
     )
     w = Walk(start.s, pc, prev, z3.BoolVal(False))
-    held = [*walking, *facts(invariant(w, i)), pc != NULL]
+    in_loop = [*walking, *facts(invariant(w, i)), pc != NULL]
     found, moved = code.remove_step(w, t)
     out.append(
         VC(
             "walk: step past another pte",
-            [*held, moved[0]],
+            [*in_loop, moved[0]],
             invariant(moved[1], i + 1),
             **small(s0, 3, more=(i == 1, pc == s0.nd[1], prev == s0.nd[0], t == 3), cleared=3),
         )
@@ -432,7 +432,7 @@ def remove_vcs(variant: str, prop: str, found: bool = False) -> Problem:
         ),
     ):
         extra, gs = goals(s)
-        out.append(VC(name, [*held, found[0], guard], gs, assume=extra, split=True, **pins))
+        out.append(VC(name, [*in_loop, found[0], guard], gs, assume=extra, split=True, **pins))
     end = Walk(start.s, pc, prev, z3.BoolVal(False))
     extra, gs = goals(code.remove_exit(end, variant))
     out.append(
@@ -804,7 +804,7 @@ def unmap_vcs(variant: str, prop: str, held: bool = False, contract: tuple[str, 
             **small(s0, 2, more=tuple(e.pins([SWAP_SUCCESS] * 2))),
         )
     )
-    held = [*walking, *facts(unmap_invariant(e, w, i, kn, slices)), w.pc != NULL]
+    in_loop = [*walking, *facts(unmap_invariant(e, w, i, kn, slices)), w.pc != NULL]
     # The pinned case for the consistency checks: the walk at its start.
     at_start = (
         i == 0,
@@ -828,7 +828,7 @@ def unmap_vcs(variant: str, prop: str, held: bool = False, contract: tuple[str, 
         out.append(
             VC(
                 f"walk: step, {name}",
-                [*held, guard],
+                [*in_loop, guard],
                 goal,
                 split=True,
                 **small(s0, 3, env, (*at_start, *e.pins([env] * 3))),
@@ -1047,12 +1047,12 @@ def referenced_vcs(variant: str, prop: str, held: bool = False, contract: tuple[
     out.append(
         VC("walk: initiation", walking, invariant(start, z3.IntVal(0)), **small(s0, 2, more=young_pins))
     )
-    held = [*walking, *facts(invariant(w, i))]
+    in_loop = [*walking, *facts(invariant(w, i))]
     at_start = (i == 0, w.pc == s0.nd[0], w.ret == z3.If(s0.referenced, 1, 0), sl.py == s0.py, *young_pins)
     out.append(
         VC(
             "walk: step",
-            [*held, w.pc != NULL],
+            [*in_loop, w.pc != NULL],
             invariant(code.referenced_step(w), i + 1),
             split=True,
             **small(s0, 3, more=at_start),
@@ -1061,7 +1061,7 @@ def referenced_vcs(variant: str, prop: str, held: bool = False, contract: tuple[
     extra, gs = goals(w.s, w.ret, yc[s0.n])
     at_end = (i == 3, w.pc == NULL, w.ret == z3.If(s0.referenced, 1, 0), sl.py == s0.py, *young_pins)
     out.append(
-        VC("walk: exit", [*held, w.pc == NULL], gs, assume=extra, split=True, **small(s0, 3, more=at_end))
+        VC("walk: exit", [*in_loop, w.pc == NULL], gs, assume=extra, split=True, **small(s0, 3, more=at_end))
     )
     return Problem(out, s0)
 
