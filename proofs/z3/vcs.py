@@ -22,7 +22,7 @@ Properties (proofs.obligation.PROPERTIES):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import z3
@@ -41,7 +41,6 @@ from proofs.z3.state import (
     VMA_KINDS,
     State,
     fresh,
-    ite,
     maps_page,
     normal,
     spec_outcome,
@@ -56,6 +55,7 @@ PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN = (
     "return value",
 )
 CONTRACT = "contract"  # a callee's summary, proven inside its caller's obligation
+IMPL_AND_GHOSTS = tuple(f.name for f in fields(State))
 # What reclaim's obligation for a property needs of its callees.
 RECLAIM_NEEDS = {
     PRESERVE: ((PRESERVE,), (PRESERVE,)),
@@ -1269,16 +1269,19 @@ def zap_vcs(variant: str, prop: str) -> Problem:
                 ),
                 *gs,
             ],
+            pins=[*inv.pin_chain(s0, 2, SWAP_FAIL), t == 1],
             assume=extra,
             split=True,
         )
     )
-    for name, guard in (
-        ("a swap entry", old == SWAP),
-        ("a present pte of an invalid pfn", z3.And(old == PAGE, z3.Not(s0.valid))),
+    # Pinned cases: pte 9 holds swap entry 7; pte 9 maps an invalid page.
+    for name, guard, pins in (
+        ("a swap entry", old == SWAP, [s0.pk[t] == SWAP, s0.pt[t] == 7, s0.swap[7] == 1]),
+        ("a present pte of an invalid pfn", z3.And(old == PAGE, z3.Not(s0.valid)), [s0.pk[t] == PAGE]),
     ):
         extra, gs = goals(other)
-        out.append(VC(name, [*pre, guard], gs, assume=extra, split=True))
+        pinned = [*inv.pin_chain(s0, 0), t == 9, *pins, s0.busy == z3.K(z3.IntSort(), False)]
+        out.append(VC(name, [*pre, guard], gs, pinned, assume=extra, split=True))
     return Problem(out, s0, t)
 
 
@@ -1323,17 +1326,15 @@ def reclaim_vcs(variant: str, prop: str) -> Problem:
         *facts(inv.full(r1, held=True)),
         *[term for _, term in unchanged(e1, r1, REFERENCED_FRAME)],
         ref >= 0,
-        # try_to_unmap's, when called: what its contract for this property says
-        z3.Implies(asked, z3.And(r2.fault == 0, *[term for _, term in unchanged(r1, r2, UNMAP_FRAME)])),
     ]
+    # try_to_unmap's, when it is called: what its contract for this property says
+    unmapped = [r2.fault == 0, *[term for _, term in unchanged(r1, r2, UNMAP_FRAME)]]
     if PRESERVE in of_unmap:
-        contracts.append(z3.Implies(asked, z3.And(*facts(inv.full(r2, held=True)))))
+        unmapped += facts(inv.full(r2, held=True))
     if RETURN in of_unmap:
-        contracts.append(z3.Implies(asked, (res == SWAP_SUCCESS) == nothing_maps))
+        unmapped.append((res == SWAP_SUCCESS) == nothing_maps)
     if COUNTS in of_unmap:
-        contracts.append(z3.Implies(asked, z3.And(*facts(objects_balanced(r2)))))
-    after = ite(asked, r2, r1)
-    final = code.reclaim_suffix(after)
+        unmapped += facts(objects_balanced(r2))
     disposition = code.disposition(ref, r1.word, res)
     calls = [
         *[(f"page_referenced's precondition: {n}", t) for n, t in inv.full(e1, held=True)],
@@ -1347,34 +1348,59 @@ def reclaim_vcs(variant: str, prop: str) -> Problem:
             z3.Implies(asked, z3.Implies(r1.swapcache, r1.swap[r1.index] > 0)),
         ),
     ]
-    if prop == PRESERVE:
-        goals = [*no_fault(final), *inv.full(final)]
-    elif prop == REFINE:
-        by_result = z3.If(res == SWAP_SUCCESS, code.FREE, z3.If(res == SWAP_AGAIN, code.KEEP, code.ACTIVATE))
-        spec_disposition = z3.If(ref > 0, code.ACTIVATE, z3.If(r1.n == 0, code.FREE, by_result))
-        goals = [
-            *no_fault(final),
-            ("try_to_unmap is asked exactly when the spec unmaps", asked == z3.And(ref == 0, r1.n > 0)),
-            ("disposition", disposition == spec_disposition),
-            *[(f"reclaim itself keeps {g}", t) for g, t in alpha_goals(final, abstract(after))],
-        ]
-    elif prop == SPEC_REFINES:
-        goals = no_fault(final)
-    elif prop == RETURN:
-        p = z3.Int("p")
-        goals = [
-            (
-                "the page is freed only when no pte maps it",
-                z3.Implies(disposition == code.FREE, z3.ForAll([p], z3.Not(maps_page(final, p)))),
+
+    def glue(after: State) -> Goals:
+        """The caller's goals, once try_to_unmap has (or has not) run."""
+        final = code.reclaim_suffix(after)
+        if prop == PRESERVE:
+            return [*no_fault(final), *inv.full(final)]
+        elif prop == REFINE:
+            by_result = z3.If(
+                res == SWAP_SUCCESS, code.FREE, z3.If(res == SWAP_AGAIN, code.KEEP, code.ACTIVATE)
             )
+            spec_disposition = z3.If(ref > 0, code.ACTIVATE, z3.If(r1.n == 0, code.FREE, by_result))
+            return [
+                *no_fault(final),
+                ("try_to_unmap is asked exactly when the spec unmaps", asked == z3.And(ref == 0, r1.n > 0)),
+                ("disposition", disposition == spec_disposition),
+                *[(f"reclaim itself keeps {g}", t) for g, t in alpha_goals(final, abstract(after))],
+            ]
+        elif prop == SPEC_REFINES:
+            return no_fault(final)
+        elif prop == RETURN:
+            p = z3.Int("p")
+            return [
+                (
+                    "the page is freed only when no pte maps it",
+                    z3.Implies(disposition == code.FREE, z3.ForAll([p], z3.Not(maps_page(final, p)))),
+                )
+            ]
+        else:
+            assert prop == COUNTS
+            return [
+                *unchanged(after, final, ("rss", "count", "swap", "nr", "live")),
+                *objects_balanced(final),
+            ]
+
+    # The pinned cases: two mappings, both SWAP_FAIL, so try_to_unmap
+    # changes nothing; the page referenced (reclaim stops there) or not.
+    def pinned(referenced: bool) -> list[Any]:
+        return [
+            *inv.pin_chain(s0, 2, SWAP_FAIL),
+            s0.referenced == referenced,
+            ref == (1 if referenced else 0),
+            res == SWAP_FAIL,
+            *[getattr(r1, f) == getattr(e1, f) for f in IMPL_AND_GHOSTS if f != "referenced"],
+            z3.Not(r1.referenced),
+            *[getattr(r2, f) == getattr(r1, f) for f in IMPL_AND_GHOSTS],
         ]
-    else:
-        assert prop == COUNTS
-        goals = [
-            *unchanged(after, final, ("rss", "count", "swap", "nr", "live")),
-            *objects_balanced(final),
-        ]
-    out.append(VC("shrink_cache around the two calls", [*pre, *contracts], [*calls, *goals], split=True))
+
+    for name, case, after, referenced in (
+        ("shrink_cache, try_to_unmap asked", [asked, *unmapped], r2, False),
+        ("shrink_cache, try_to_unmap not asked", [z3.Not(asked)], r1, True),
+    ):
+        goals = [*calls, *glue(after)]
+        out.append(VC(name, [*pre, *contracts, *case], goals, pins=pinned(referenced), split=True))
     return Problem(out, s0)
 
 
