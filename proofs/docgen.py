@@ -73,7 +73,9 @@ class DocsError(Exception):
 
 
 def _rel(path: str | Path) -> str:
-    return str(Path(path).resolve().relative_to(ROOT))
+    """A path as the pages show it: relative to the repository when inside it."""
+    full = Path(path).resolve()
+    return str(full.relative_to(ROOT)) if full.is_relative_to(ROOT) else str(full)
 
 
 def _load_json(path: Path) -> Any:

@@ -115,3 +115,18 @@ def test_counterexample_traces_in_obligations_page_replay() -> None:
         trace = [line.strip() for line in body.splitlines()]
         last = list(replay(trace, "docs/obligations.md", variant))[-1]
         assert last["violations"] or last["spec_mismatch"] or last["fault"], trace
+
+
+def test_a_corrupt_results_file_is_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "prove-seed.json").write_text("{not json")
+    monkeypatch.setattr(docgen, "RESULTS", tmp_path)
+    assert main(["docs", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "prove-seed.json is not JSON" in err
+
+
+def test_an_undocumented_record_key_fails_generation() -> None:
+    with pytest.raises(docgen.DocsError, match="undocumented: \\['new'\\]"):
+        docgen._check_fields("record", docgen.RECORD_FIELDS, [*docgen.RECORD_FIELDS, "new"])
