@@ -258,7 +258,3 @@ def _pin_env(
         s.rss == z3.K(i, 1),
         s.swap == z3.K(i, 1),
     ]
-
-
-def names(conjuncts: Conjuncts) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(name for name, _ in conjuncts))

@@ -22,7 +22,6 @@ GFP_ATOMIC allocations to come).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -63,9 +62,6 @@ VMA_KINDS = {
 # How a path stops: not at all, or like impl.kernel's faults.
 NO_FAULT, OOPS, BUG, DEADLOCK = 0, 1, 2, 3
 FAULT_NAMES = {OOPS: "Oops", BUG: "BUG", DEADLOCK: "deadlock"}
-
-
-GHOSTS = ("n", "nd", "npos", "ppos", "other", "base", "nr_other")
 
 
 @dataclass(frozen=True)
@@ -173,19 +169,7 @@ def ite(c: Any, a: State, b: State) -> State:
     return State(**{f.name: cond(c, getattr(a, f.name), getattr(b, f.name)) for f in fields(State)})
 
 
-def equal(a: State, b: State, names: tuple[str, ...] | None = None) -> z3.BoolRef:
-    return z3.And(*[getattr(a, n) == getattr(b, n) for n in names or [f.name for f in fields(State)]])
-
-
-def impl_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(State) if f.name not in GHOSTS)
-
-
 # ---------------------------------------------------------------- α, in z3
-
-
-def in_rmap(s: State, p: Any) -> z3.BoolRef:
-    return s.ppos[p] >= 0
 
 
 def normal(s: State) -> z3.BoolRef:
@@ -194,10 +178,6 @@ def normal(s: State) -> z3.BoolRef:
 
 def maps_page(s: State, p: Any) -> z3.BoolRef:
     return z3.And(s.pk[p] == PAGE, s.pt[p] == s.pfn)
-
-
-def on_chain(s: State, x: Any) -> z3.BoolRef:
-    return s.npos[x] >= 0
 
 
 def spec_outcome(s: State, p: Any) -> z3.ArithRef:
@@ -361,11 +341,3 @@ def walk_chain(s: State, limit: int) -> list[int] | None:
         out.append(x)
         x = evaluate(s.nxt[x])
     return out
-
-
-def count_true(terms: list[Any]) -> int:
-    return sum(1 for t in terms if evaluate(t))
-
-
-def pairs(xs: list[int]) -> list[tuple[int, int]]:
-    return list(itertools.combinations(xs, 2))
