@@ -24,7 +24,11 @@ SEED = 0
 # run, so runs repeat), splitting the query's time between the attempts.
 SEEDS = ((0, 0.5), (7, 0.25), (42, 0.25))
 AFTER_FAILURE = 2.0  # seconds per VC once the obligation has failed
-WHOLE_FIRST = 3.0  # seconds a split VC is first tried whole
+# A split VC is first tried whole, within this much of z3's deterministic
+# resource count (the largest whole VC here needs about 1.5 million, a
+# second or so): the choice to fall back to per-conjunct checks then does
+# not depend on the machine's load.
+WHOLE_RLIMIT = 6_000_000
 
 
 def configure() -> None:
@@ -57,14 +61,16 @@ class Verdict:
     checks: int = 0
 
 
-def _solver(timeout: float, seed: int = SEED, ctx: z3.Context | None = None) -> z3.Solver:
+def _solver(timeout: float, seed: int = SEED, ctx: z3.Context | None = None, rlimit: int = 0) -> z3.Solver:
     s = z3.Solver(ctx=ctx)
     s.set("timeout", max(1, int(timeout * 1000)))
     s.set("random_seed", seed)
+    if rlimit:
+        s.set("rlimit", rlimit)
     return s
 
 
-def _check(assertions: list[Any], timeout: float) -> tuple[str, z3.Solver]:
+def _check(assertions: list[Any], timeout: float, rlimit: int = 0) -> tuple[str, z3.Solver]:
     """sat, unsat, unknown or timeout, trying the fixed seeds in turn.
 
     Each query runs in a z3 context of its own (its terms translated into
@@ -73,7 +79,7 @@ def _check(assertions: list[Any], timeout: float) -> tuple[str, z3.Solver]:
     answer, solver = "unknown", None
     for seed, share in SEEDS:
         ctx = z3.Context()
-        solver = _solver(timeout * share, seed, ctx)
+        solver = _solver(timeout * share, seed, ctx, rlimit)
         solver.add(*[a.translate(ctx) for a in assertions])
         answer = _answer(solver.check(), solver)
         if answer in ("sat", "unsat"):
@@ -89,7 +95,7 @@ def _answer(result: z3.CheckSatResult, solver: z3.Solver) -> str:
     return "sat" if result == z3.sat else "unsat"
 
 
-def check_vc(vc: VC, timeout: float) -> Verdict:
+def check_vc(vc: VC, timeout: float, rlimit: int = 0) -> Verdict:
     """Prove one VC; on failure say which goal conjuncts fail.
 
     A VC marked for splitting is first tried whole for a short while (in a
@@ -97,7 +103,7 @@ def check_vc(vc: VC, timeout: float) -> Verdict:
     answer is each conjunct checked on its own."""
     if vc.split:
         whole = check_vc(
-            VC(vc.name, vc.hyps, vc.goals, [], [], vc.assume, split=False), min(timeout, WHOLE_FIRST)
+            VC(vc.name, vc.hyps, vc.goals, [], [], vc.assume, split=False), timeout, WHOLE_RLIMIT
         )
         if whole.status in ("proved", "counterexample"):
             return whole
@@ -106,7 +112,7 @@ def check_vc(vc: VC, timeout: float) -> Verdict:
     checks = 0
     for group in groups:
         negated = z3.Not(z3.And(*[term for _, term in group]))
-        answer, solver = _check([*vc.hyps, *vc.assume, negated], timeout)
+        answer, solver = _check([*vc.hyps, *vc.assume, negated], timeout, rlimit)
         checks += 1
         if answer != "unsat" and vc.search:
             # Quantifiers can hide a counterexample that the pinned small
@@ -161,6 +167,7 @@ def discharge(vcs: list[VC], timeout: float) -> tuple[list[Verdict], list[dict[s
         if vc.reachable and vc.pins and not failures:
             consistent = check_consistent(vc, timeout)
             log[-1]["consistent"] = consistent.status
+            log[-1]["consistent_seconds"] = round(consistent.seconds, 3)
             if consistent.status != "proved":
                 failures.append(consistent)
     return failures, log
