@@ -40,11 +40,15 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
     if first.status != "counterexample":
         return Outcome(first.status, time.perf_counter() - start, detail)  # type: ignore[arg-type]
     found = []
+    searched = False  # the bounded search does not depend on which walk VC failed: run it once
     for verdict in [f for f in failures if f.status == "counterexample"][:SHOWN]:
         vc = next(v for v in problem.vcs if v.name == verdict.vc)
         if vc.state is not None:  # a callee's VC: decode its pre-state
             problem = vcs.Problem(problem.vcs, vc.state)
         if "walk:" in verdict.vc and obligation.function in BOUNDED:
+            if searched:
+                continue
+            searched = True
             case = bounded_counterexample(obligation, problem, timeout)
         else:
             case = concrete_counterexample(obligation, problem, vc, verdict, timeout)
