@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from impl.abstraction import Unabstractable, abstraction, env_alloc_fails, env_unmap_outcomes
-from impl.kernel import SWAP_NAMES, Kernel
+from impl.kernel import SWAP_NAMES, Kernel, PageLocked
 from spec import ops
 from spec.state import AbsState
 
@@ -45,6 +45,15 @@ def _show(value: object) -> str:
     return repr(value)
 
 
+def _caller_holds(k: Kernel, op: str, args: Mapping[str, Any]) -> bool:
+    """What try_to_unmap's caller must guarantee and α cannot see: the page
+    is locked and has backing store (else the seed BUGs, as it should)."""
+    if op != "try_to_unmap" or args["pfn"] not in k.mem_map:
+        return True
+    page = k.mem_map[args["pfn"]]
+    return PageLocked(page) and page.mapping is not None
+
+
 @dataclass(frozen=True)
 class Step:
     """The spec's view of one operation, taken before it runs."""
@@ -54,6 +63,7 @@ class Step:
     pre: AbsState | None
     alloc_fails: bool
     outcomes: Mapping[str, int]
+    caller_holds: bool = True
 
     @staticmethod
     def before(k: Kernel, op: str, args: Mapping[str, Any]) -> Step | None:
@@ -63,12 +73,16 @@ class Step:
             pre = abstraction(k)
         except Unabstractable:
             pre = None
-        return Step(op, dict(args), pre, env_alloc_fails(k), env_unmap_outcomes(k))
+        return Step(
+            op, dict(args), pre, env_alloc_fails(k), env_unmap_outcomes(k), _caller_holds(k, op, args)
+        )
 
     def precondition(self) -> bool:
-        """Whether the spec operation's precondition holds of α(pre)."""
+        """Whether the spec operation's precondition holds of α(pre), and
+        the concrete caller's duties (for a raw try_to_unmap: the page is
+        locked and has backing store) were met."""
         s, a = self.pre, self.args
-        if s is None:
+        if s is None or not self.caller_holds:
             return False
         match self.op:
             case "map":

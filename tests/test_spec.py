@@ -20,7 +20,7 @@ from impl.abstraction import (
     rmap_entries,
 )
 from impl.invariants import ALL_INVARIANTS, REP_INVARIANTS, violations
-from impl.kernel import NULL, Kernel, PteChain, SetPageDirect, set_flag
+from impl.kernel import NULL, Kernel, PG_locked, PteChain, SetPageDirect, set_flag
 from impl.kernel import PG_chainlock as CHAINLOCK
 from impl.refinement import Step, diff_states
 from impl.variants import UnknownVariant, variant_class
@@ -379,7 +379,11 @@ def test_step_preconditions_per_op() -> None:
     ]
     for op, args, want in cases:
         step = Step.before(k, op, args)
-        assert step is not None and step.precondition() == want, op
+        assert step is not None and step.precondition() == (want and op != "try_to_unmap"), op
+    # A raw try_to_unmap is promised only to a caller holding the page lock.
+    set_flag(k.mem_map[PFN], PG_locked, True)
+    step = Step.before(k, "try_to_unmap", {"pfn": PFN})
+    assert step is not None and step.precondition()
 
 
 def test_diff_states_names_each_differing_field() -> None:
