@@ -6,9 +6,10 @@ the methods of impl/rmap_seed.py that FixedRmap inherits, and impl/callers.py.
 Mutants inside type annotations are not made: ``from __future__ import
 annotations`` keeps Python from ever evaluating them.
 
-Each mutant is written into a private copy of the project (never into the
-working tree) and judged by the STAGES below, in order, stopping at the first
-that fails.  A mutant is **killed** when a stage exits non-zero or runs past
+Each mutant is written into a private copy of the committed project (git
+HEAD; never the working tree) and judged by ``stages()``: the tests, the
+proof obligations and the contracts, in order, stopping at the first that
+fails.  A mutant is **killed** when a stage exits non-zero or runs past
 its timeout (``TIMEOUT_FACTOR`` times the stage's time on the unmutated code,
 at least ``TIMEOUT_MIN`` seconds); it **survives** when every stage passes.
 A survivor listed in ``EQUIVALENT`` (with the reason no test can tell it
@@ -484,7 +485,7 @@ def run_mutants(
             "stages": [
                 {
                     "name": s.name,
-                    "command": " ".join(s.argv[1:]).replace(_MAIN, "rmap-verify"),
+                    "command": " ".join(s.argv[1:]).replace(f"-c {_MAIN}", "rmap-verify"),
                     "baseline_seconds": round(judge.baseline[s.name], 2)
                     if s.name in judge.baseline
                     else None,
