@@ -348,7 +348,10 @@ def quick_subset(mutants: list[Mutant], report: Path = DEFAULT_REPORT) -> list[M
 
 def head_commit() -> str | None:
     """The commit the copies are made from, or None outside a git checkout."""
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:  # no git at all
+        return None
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
