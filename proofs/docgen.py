@@ -110,10 +110,10 @@ class ProofResult:
     trace: tuple[dict[str, Any], ...]  # the counterexample as trace operations
 
     def breaks(self, invariant: str) -> bool:
-        """The failure is on this invariant's conjunct."""
-        return not self.passed and (
-            invariant in self.shows or invariant in re.split(r"[,:\s]+", self.conjunct)
-        )
+        """A counterexample on this invariant's conjunct (an unknown or a
+        timeout on it leaves the invariant unproved, not broken)."""
+        named = invariant in self.shows or invariant in re.split(r"[,:()\s]+", self.conjunct)
+        return self.status == "counterexample" and named
 
     @property
     def passed(self) -> bool:
@@ -333,7 +333,7 @@ def _result_on(ob: Obligation, results: Mapping[tuple[str, str], ProofResult] | 
     r = None if results is None else results.get((ob.name, ob.variant))
     if r is None or r.passed:
         return text
-    return text + (" on this invariant" if r.breaks(name) else f" on: {r.conjunct or 'another part'}")
+    return text + (" on this invariant" if r.breaks(name) else f" on: {r.conjunct or 'no conjunct named'}")
 
 
 def invariant_status(
@@ -361,7 +361,9 @@ def invariant_status(
     if broken:
         return f"**counterexample** in {broken} of {len(ran)} obligations{missing}"
     if failed:
-        return f"**unproved**: {failed} of {len(ran)} obligations fail on other conjuncts{missing}"
+        return (
+            f"**unproved**: {failed} of {len(ran)} obligations fail, none by a counterexample on it{missing}"
+        )
     return f"proved by {len(ran)} obligations{missing}"
 
 
