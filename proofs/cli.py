@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mutants", help="mutation testing of impl/")
     p.add_argument("--quick", action="store_true", help="only the quick subset CI runs")
     p.add_argument("--report", default=None, help="write the report here")
+    p.add_argument("--jobs", type=int, default=0, help="parallel mutants (default: one per core)")
     return parser
 
 

@@ -566,7 +566,7 @@ def write_page(markdown: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    workers = max(1, getattr(args, "jobs", 0) or os.cpu_count() or 1)
+    workers = max(1, args.jobs or os.cpu_count() or 1)
     report = args.report or (None if args.quick else str(DEFAULT_REPORT))
     with tempfile.TemporaryDirectory() as tmp:
         mutants = enumerate_mutants(make_copy(Path(tmp) / "scan"))
