@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TypeGuard
 
-from impl import kernel
 from impl.kernel import (
+    BUG,
     ENOMEM,
     NULL,
     SWAP_SUCCESS,
@@ -18,6 +18,7 @@ from impl.kernel import (
     ClearPageDirect,
     Page,
     PageDirect,
+    PageLocked,
     PageReserved,
     Pte,
     PteChain,
@@ -86,11 +87,11 @@ class FixedRmap(SeedRmap):
         prev_pc: ChainPtr = NULL
         ret = SWAP_SUCCESS
         if PageReserved(page):
-            kernel.BUG("try_to_unmap of a reserved page")
-        if not kernel.PageLocked(page):
-            kernel.BUG("try_to_unmap of a page that is not locked")
+            BUG("try_to_unmap of a reserved page")
+        if not PageLocked(page):
+            BUG("try_to_unmap of a page that is not locked")
         if not page.mapping:
-            kernel.BUG("try_to_unmap of a page without backing store")
+            BUG("try_to_unmap of a page without backing store")
         if PageDirect(page):
             ret = self.try_to_unmap_one(page, page.pte.direct)
             if ret == SWAP_SUCCESS:

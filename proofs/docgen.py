@@ -776,8 +776,7 @@ def _seed_section(f: SeedFunction, ctx: Context) -> str:
         out.append(f"*{f.summary}* (rmap.c:{f.first}-{f.last})\n")
     else:
         out.append(f"rmap.c:{f.first}-{f.last}\n")
-    out.append(f'??? note "rmap.c:{f.first}-{f.last}"\n')
-    out.append(textwrap.indent(_fence("c", "\n".join(f.lines), f'linenums="{f.first}"'), "    "))
+    # The seed's text is read for its line numbers, never copied into docs/.
     rows = []
     for variant, cls in VARIANTS.items():
         method = getattr(cls, f.name, None)
