@@ -36,7 +36,7 @@ class Finding:
 FINDINGS: tuple[Finding, ...] = (
     Finding(
         "F1",
-        "try_to_unmap loses the entry before a SWAP_FAIL success",
+        "try_to_unmap loses a SWAP_FAIL entry when the next one unmaps",
         "try_to_unmap",
         "rmap.c:290-309",
         "In the chain walk, `break` in the SWAP_FAIL (and SWAP_ERROR) case leaves only the "

@@ -111,7 +111,7 @@ def test_a_counterexample_is_shown_replayed_and_explained(
     assert re.search(r"counterexample +\d+\.\d\d s  selfcheck finds_f1 \[seed\]  \(F1\)", out)
     for line in [
         "selfcheck finds_f1 [seed]: counterexample after",
-        "  finding: F1 try_to_unmap loses the entry before a SWAP_FAIL success",
+        "  finding: F1 try_to_unmap loses a SWAP_FAIL entry when the next one unmaps",
         "  failing conjunct: spec_rmap_complete",
         "  last step: reclaim(pfn=1) -> ",
         "  environment: unmap a SWAP_SUCCESS, b SWAP_FAIL; next pte_chain allocation succeeds",
