@@ -133,6 +133,13 @@ def _vacuous(found: list[Exploration], what: str, holds: bool) -> Outcome | None
     return Outcome("vacuous", 0.0, {"reason": what, "explored": _summaries(found)})
 
 
+def _explored_cleanly(ob: Obligation, timeout: float) -> tuple[list[Exploration], Outcome | None]:
+    """Every world explored with the trylock, and the outcome that ends the
+    obligation before its property is even looked at (timeout, a crash)."""
+    found, timed_out = _all(ob.variant, blocking=False, timeout=timeout)
+    return found, timed_out or _crashed(found)
+
+
 # ---------------------------------------------------------------- runners
 
 
@@ -157,12 +164,9 @@ def prove_deadlock_freedom(ob: Obligation, timeout: float) -> Outcome:
 
 
 def prove_consistency(ob: Obligation, timeout: float) -> Outcome:
-    found, timed_out = _all(ob.variant, blocking=False, timeout=timeout)
-    if timed_out:
-        return timed_out
-    crashed = _crashed(found)
-    if crashed:
-        return crashed
+    found, stop = _explored_cleanly(ob, timeout)
+    if stop:
+        return stop
     failing = [e for e in found if e.violations]
     if failing:
         # A violation that whole paths run one after another reach is shown
@@ -207,12 +211,9 @@ def prove_deadlock_reachable(ob: Obligation, timeout: float) -> Outcome:
 
 
 def prove_again_transient(ob: Obligation, timeout: float) -> Outcome:
-    found, timed_out = _all(ob.variant, blocking=False, timeout=timeout)
-    if timed_out:
-        return timed_out
-    crashed = _crashed(found)
-    if crashed:
-        return crashed
+    found, stop = _explored_cleanly(ob, timeout)
+    if stop:
+        return stop
     for e in found:
         if e.not_transient:
             schedule, why = e.not_transient[0]

@@ -82,15 +82,7 @@ def concrete_counterexample(
         case = decode(model, s, n, obligation.function, problem.arg)
         outcome = replay(case["trace"], obligation.variant)
         if outcome["shows"]:
-            return {
-                "trace": case["trace"],
-                "env": case["env"],
-                "replay": outcome,
-                "chain_before": outcome["chain_before"],
-                "chain_after": outcome["chain_after"],
-                "spec": outcome.get("spec"),
-                "impl": outcome.get("impl"),
-            }
+            return _found(case, outcome)
         solver.add(_differs(model, s, n, problem.arg))
     return None
 
@@ -115,17 +107,22 @@ def bounded_counterexample(
             case = decode(solver.model(), s, n, obligation.function, problem.arg)
             outcome = replay(case["trace"], obligation.variant)
             if outcome["shows"]:
-                return {
-                    "method": f"z3 bounded (N<={bounded.BOUND}) counterexample search: {kind}",
-                    "trace": case["trace"],
-                    "env": case["env"],
-                    "replay": outcome,
-                    "chain_before": outcome["chain_before"],
-                    "chain_after": outcome["chain_after"],
-                    "spec": outcome.get("spec"),
-                    "impl": outcome.get("impl"),
-                }
+                method = f"z3 bounded (N<={bounded.BOUND}) counterexample search: {kind}"
+                return {"method": method, **_found(case, outcome)}
     return None
+
+
+def _found(case: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any]:
+    """A decoded case whose replay shows the violation, as Outcome.detail."""
+    return {
+        "trace": case["trace"],
+        "env": case["env"],
+        "replay": outcome,
+        "chain_before": outcome["chain_before"],
+        "chain_after": outcome["chain_after"],
+        "spec": outcome.get("spec"),
+        "impl": outcome.get("impl"),
+    }
 
 
 BOUNDED = {
