@@ -50,7 +50,7 @@ from cosmic_ray.work_item import MutationSpec
 
 from impl.rmap_fixed import FixedRmap
 from impl.rmap_seed import SeedRmap
-from proofs.cli import EXIT_FAILED, EXIT_OK
+from proofs.cli import EXIT_FAILED, EXIT_OK, UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REPORT = ROOT / "proofs" / "results" / "mutants.json"
@@ -566,7 +566,9 @@ def write_page(markdown: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    workers = max(1, args.jobs or os.cpu_count() or 1)
+    if args.jobs < 0:
+        raise UsageError(f"--jobs must be 0 (one per core) or a positive number, not {args.jobs}")
+    workers = args.jobs or os.cpu_count() or 1
     report = args.report or (None if args.quick else str(DEFAULT_REPORT))
     with tempfile.TemporaryDirectory() as tmp:
         mutants = enumerate_mutants(make_copy(Path(tmp) / "scan"))
