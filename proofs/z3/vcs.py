@@ -159,6 +159,53 @@ class Path:
     arg: int | None = None  # the pte argument in the pinned case (page_remove_rmap's)
 
 
+def add_paths(
+    s0: State, s1: State, t: Any, result: Any, nomem: Any, reserved_length: int | None = None
+) -> list[Path]:
+    """page_add_rmap's five paths from ``s0`` to ``s1`` (adding pte ``t``),
+    each with the ghost chain it leaves; ``nomem`` is the allocation
+    failure's guard as the caller states it.  Shared by page_add_rmap's
+    obligations and the fault path's, which runs it."""
+    head = s1.word
+    k, x, p = z3.Int("k"), z3.Int("x"), z3.Int("p")
+    fits = z3.And(normal(s0), s0.fail_next == 0)
+    return [
+        Path("reserved or invalid page", z3.Not(normal(s0)), s1, result, reserved_length),
+        Path("allocation fails", nomem, s1, result, 2),
+        Path(
+            "direct page becomes a chain",
+            z3.And(fits, s0.direct),
+            s1.but(
+                n=2,
+                nd=z3.Store(z3.Store(s0.nd, 0, head), 1, s1.nxt[head]),
+                npos=z3.Store(z3.Store(s0.npos, head, 0), s1.nxt[head], 1),
+                ppos=z3.Store(z3.Store(s0.ppos, t, 0), s0.word, 1),
+            ),
+            result,
+            1,
+        ),
+        Path(
+            "push on a chain",
+            z3.And(fits, z3.Not(s0.direct), s0.word != NULL),
+            s1.but(
+                n=s0.n + 1,
+                nd=z3.Lambda([k], z3.If(k == 0, head, s0.nd[k - 1])),
+                npos=z3.Lambda([x], z3.If(x == head, 0, z3.If(s0.npos[x] >= 0, s0.npos[x] + 1, -1))),
+                ppos=z3.Lambda([p], z3.If(p == t, 0, z3.If(s0.ppos[p] >= 0, s0.ppos[p] + 1, -1))),
+            ),
+            result,
+            3,
+        ),
+        Path(
+            "unmapped page becomes direct",
+            z3.And(normal(s0), z3.Not(s0.direct), s0.word == NULL),
+            s1.but(n=1, ppos=z3.Store(s0.ppos, t, 0)),
+            result,
+            0,
+        ),
+    ]
+
+
 # ------------------------------------------------------------ page_add_rmap
 
 
@@ -176,45 +223,8 @@ def add_vcs(variant: str, prop: str) -> Problem:
         *facts(inv.nr_count(s0)),
     ]
     s1, r = code.page_add_rmap(s0, t, variant)
-    head = s1.word
-    k, x, p = z3.Int("k"), z3.Int("x"), z3.Int("p")
     nomem = z3.And(normal(s0), s0.fail_next > 0, z3.Or(s0.direct, s0.word != NULL))
-    fits = z3.And(normal(s0), s0.fail_next == 0)
-    paths = [
-        Path("reserved or invalid page", z3.Not(normal(s0)), s1, r),
-        Path("allocation fails", nomem, s1, r, 2),
-        Path(
-            "direct page becomes a chain",
-            z3.And(fits, s0.direct),
-            s1.but(
-                n=2,
-                nd=z3.Store(z3.Store(s0.nd, 0, head), 1, s1.nxt[head]),
-                npos=z3.Store(z3.Store(s0.npos, head, 0), s1.nxt[head], 1),
-                ppos=z3.Store(z3.Store(s0.ppos, t, 0), s0.word, 1),
-            ),
-            r,
-            1,
-        ),
-        Path(
-            "push on a chain",
-            z3.And(fits, z3.Not(s0.direct), s0.word != NULL),
-            s1.but(
-                n=s0.n + 1,
-                nd=z3.Lambda([k], z3.If(k == 0, head, s0.nd[k - 1])),
-                npos=z3.Lambda([x], z3.If(x == head, 0, z3.If(s0.npos[x] >= 0, s0.npos[x] + 1, -1))),
-                ppos=z3.Lambda([p], z3.If(p == t, 0, z3.If(s0.ppos[p] >= 0, s0.ppos[p] + 1, -1))),
-            ),
-            r,
-            3,
-        ),
-        Path(
-            "unmapped page becomes direct",
-            z3.And(normal(s0), z3.Not(s0.direct), s0.word == NULL),
-            s1.but(n=1, ppos=z3.Store(s0.ppos, t, 0)),
-            r,
-            0,
-        ),
-    ]
+    paths = add_paths(s0, s1, t, r, nomem)
     want_result, want = spec_rmap_add(s0, t)
 
     def goals(path: Path) -> tuple[list[Any], Goals]:
@@ -1080,45 +1090,9 @@ def map_vcs(variant: str, prop: str) -> Problem:
         z3.Implies(s0.pk[t] == SWAP, s0.swap[s0.pt[t]] > 0),  # spec.ops.pre_map
     ]
     s1, res = code.map_pte(s0, t, dirty, variant)
-    head = s1.word
-    k, x, p, mm = z3.Int("k"), z3.Int("x"), z3.Int("p"), z3.Int("mm")
+    mm = z3.Int("mm")
     nomem = z3.And(normal(s0), s0.fail_next > 0, s0.n > 0)
-    fits = z3.And(normal(s0), s0.fail_next == 0)
-    paths = [
-        Path("reserved or invalid page", z3.Not(normal(s0)), s1, res, 0),
-        Path("allocation fails", nomem, s1, res, 2),
-        Path(
-            "direct page becomes a chain",
-            z3.And(fits, s0.direct),
-            s1.but(
-                n=2,
-                nd=z3.Store(z3.Store(s0.nd, 0, head), 1, s1.nxt[head]),
-                npos=z3.Store(z3.Store(s0.npos, head, 0), s1.nxt[head], 1),
-                ppos=z3.Store(z3.Store(s0.ppos, t, 0), s0.word, 1),
-            ),
-            res,
-            1,
-        ),
-        Path(
-            "push on a chain",
-            z3.And(fits, z3.Not(s0.direct), s0.word != NULL),
-            s1.but(
-                n=s0.n + 1,
-                nd=z3.Lambda([k], z3.If(k == 0, head, s0.nd[k - 1])),
-                npos=z3.Lambda([x], z3.If(x == head, 0, z3.If(s0.npos[x] >= 0, s0.npos[x] + 1, -1))),
-                ppos=z3.Lambda([p], z3.If(p == t, 0, z3.If(s0.ppos[p] >= 0, s0.ppos[p] + 1, -1))),
-            ),
-            res,
-            3,
-        ),
-        Path(
-            "unmapped page becomes direct",
-            z3.And(normal(s0), z3.Not(s0.direct), s0.word == NULL),
-            s1.but(n=1, ppos=z3.Store(s0.ppos, t, 0)),
-            res,
-            0,
-        ),
-    ]
+    paths = add_paths(s0, s1, t, res, nomem, reserved_length=0)
     mapped = z3.Not(nomem)
     old_swap = s0.pk[t] == SWAP
     entry = s0.pt[t]
