@@ -34,6 +34,7 @@ COMMANDS = {
     "contracts": "proofs.contracts",
     "docs": "proofs.docgen",
     "mutants": "proofs.mutants",
+    "diff": "proofs.oracle_cmd",
 }
 
 
@@ -41,6 +42,19 @@ def _variant(parser: argparse.ArgumentParser, *, allow_all: bool = False, defaul
     choices = [*VARIANTS, "all"] if allow_all else list(VARIANTS)
     parser.add_argument(
         "--variant", choices=choices, default=default, help=f"implementation (default {default})"
+    )
+
+
+def _c_oracle(parser: argparse.ArgumentParser, *, optional: bool = True) -> None:
+    """--c [PATH] and --sanitize: the seed compiled and run as C (impl/c/)."""
+    where = "the seed's rmap.c (default $RMAP_SEED, else ../shared/seed/rmap.c)"
+    if optional:  # replay: the port unless --c is given, with or without a path
+        what = f"replay on the seed compiled as C, not on the port; PATH is {where}"
+        parser.add_argument("--c", nargs="?", const="", metavar="PATH", help=what)
+    else:
+        parser.add_argument("--c", default="", metavar="PATH", help=f"the C side: {where}")
+    parser.add_argument(
+        "--sanitize", action="store_true", help="with the C: build with ASan, UBSan and LeakSanitizer"
     )
 
 
@@ -57,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 if any record has a fault, a violation or a spec mismatch",
     )
+    _c_oracle(p)
+
+    p = sub.add_parser(
+        "diff", help="replay a trace on the port and on the C seed; print the first difference"
+    )
+    p.add_argument("trace", help="trace file (JSON lines), or - for standard input")
+    _variant(p, default="seed")
+    p.add_argument("--debug-rmap", action="store_true", help="compile in the seed's DEBUG_RMAP checks")
+    _c_oracle(p, optional=False)
 
     p = sub.add_parser("prove", help="discharge the proof obligations with z3")
     _variant(p, allow_all=True)

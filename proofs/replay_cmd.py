@@ -8,9 +8,12 @@ import sys
 
 from impl.trace import TraceError, replay
 from proofs.cli import EXIT_FAILED, EXIT_OK, UsageError
+from proofs.oracle_cmd import replay_on_c
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.c is not None:
+        return replay_on_c(args)
     try:
         stream = sys.stdin if args.trace == "-" else open(args.trace, encoding="utf-8")
     except OSError as why:

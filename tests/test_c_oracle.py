@@ -1,0 +1,156 @@
+"""The C oracle: the seed compiled as C replays like the port, op for op.
+
+The oracle needs a C compiler and the seed; where either is missing these
+tests skip with the reason, except under CI (``$CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from impl.c.build import BuildError
+from impl.c.compare import differences, normalise
+from impl.c.native import InProcess
+from impl.kernel import (
+    SWAP_MAP_MAX,
+    VM_LOCKED,
+    PG_chainlock,
+    PG_direct,
+    PG_dirty,
+    PG_locked,
+    PG_referenced,
+    PG_reserved,
+    PG_swapcache,
+)
+from proofs.cexreplay import shown
+from proofs.findings import FINDINGS, Finding
+from proofs.oracle import counterexample_on_c, in_process, sanitized_replay, side_by_side
+from proofs.oracle_traces import random_trace
+
+
+def need_oracle(**options: Any) -> InProcess:
+    try:
+        return in_process(**options)
+    except BuildError as why:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the C oracle: {why}")
+        pytest.skip(f"no C oracle: {why}")
+
+
+@pytest.fixture(scope="module")
+def oracle() -> InProcess:
+    return need_oracle()
+
+
+def _agree(oracle: InProcess, trace: list[dict[str, Any]], **options: Any) -> None:
+    lines = [json.dumps(op) for op in trace]
+    for pair in side_by_side(lines, "<generated>", oracle, **options):
+        assert not pair.differences, (
+            f"line {pair.line} ({pair.port['op']}) differs: {pair.differences}\n"
+            "trace (replay with rmap-verify diff):\n" + "\n".join(lines[: pair.line])
+        )
+
+
+def _choose(data: st.DataObject) -> Any:
+    return lambda n: data.draw(st.integers(0, n - 1))
+
+
+@settings(max_examples=60)
+@given(data=st.data())
+def test_port_and_c_agree_on_caller_traces(oracle: InProcess, data: st.DataObject) -> None:
+    _agree(oracle, random_trace(_choose(data), 25))
+
+
+@settings(max_examples=25)
+@given(data=st.data())
+def test_port_and_c_agree_when_the_seed_is_called_raw(oracle: InProcess, data: st.DataObject) -> None:
+    _agree(oracle, random_trace(_choose(data), 25, raw=True))
+
+
+def test_debug_rmap_builds_agree() -> None:
+    debug = need_oracle(debug_rmap=True)
+    for seed in range(8):
+        rng = random.Random(seed)
+        _agree(debug, random_trace(rng.randrange, 30, raw=True), debug_rmap=True)
+
+
+@pytest.mark.parametrize("f", FINDINGS, ids=lambda f: f.id)
+def test_every_finding_shows_on_the_c(oracle: InProcess, f: Finding) -> None:
+    lines = f.trace.read_text().splitlines()
+    pairs = list(side_by_side(lines, str(f.trace), oracle))
+    assert [p.differences for p in pairs if p.differences] == []
+    assert set(f.shows) <= set(shown(pairs[-1].c))
+
+
+def test_a_counterexample_replays_on_the_c(oracle: InProcess) -> None:
+    trace = [json.loads(line) for line in FINDINGS[0].trace.read_text().splitlines()]
+    verdict = counterexample_on_c(trace)
+    assert verdict["available"] and verdict["replays"] and verdict["first_difference"] is None
+    assert verdict["shows"] == verdict["port_shows"]
+
+
+def test_the_c_uses_the_models_constants(oracle: InProcess) -> None:
+    (line,) = oracle.call("consts")
+    assert [int(x) for x in line.split()[1:]] == [
+        PG_locked,
+        PG_referenced,
+        PG_dirty,
+        PG_reserved,
+        PG_chainlock,
+        PG_direct,
+        PG_swapcache,
+        VM_LOCKED,
+        SWAP_MAP_MAX,
+    ]
+
+
+def test_a_fault_compares_by_kind_and_function() -> None:
+    port = {"fault": {"kind": "Oops", "where": "page_add_rmap:94", "why": "NULL ->ptep"}, "spec_mismatch": []}
+    port["spec_mismatch"] = [
+        "impl stopped with Oops in page_add_rmap:94: NULL ->ptep where the spec takes a step"
+    ]
+    c = {
+        "fault": {"kind": "Oops", "where": "page_add_rmap:rmap.c:121", "why": "SIGSEGV"},
+        "spec_mismatch": [
+            "impl stopped with Oops in page_add_rmap:rmap.c:121: SIGSEGV where the spec takes a step"
+        ],
+    }
+    assert differences(port, c) == []
+    assert normalise(c)["fault"] == {"kind": "Oops", "function": "page_add_rmap"}
+    helper = {**port, "fault": {**port["fault"], "where": "_debug_check_args:120"}, "spec_mismatch": []}
+    assert normalise(helper)["fault"]["function"] == "page_add_rmap"  # a port helper of page_add_rmap
+    deadlock = {**c, "fault": {**c["fault"], "kind": "deadlock"}}
+    assert differences(port, deadlock)[0].startswith("fault: port")
+
+
+# ---------------------------------------------------------------- sanitizers
+
+
+def _sanitized(f: Finding) -> Any:
+    need_oracle()
+    return sanitized_replay(f.trace.read_text().splitlines(), str(f.trace))
+
+
+def test_leak_sanitizer_finds_the_pte_chain_f1_leaks() -> None:
+    records, report = _sanitized(FINDINGS[0])
+    assert records[-1]["pte_chain_objects"] == 1 and report.leaked_objects() == 1
+    assert [frame.split(":")[0] for frame in report.leaks[0].stack[:2]] == [
+        "kmem_cache_alloc shim.c",
+        "page_add_rmap rmap.c",
+    ]
+    assert not report.errors and not report.undefined
+
+
+def test_ubsan_sees_f3_write_through_null_and_the_rest_is_clean() -> None:
+    records, report = _sanitized(FINDINGS[2])
+    assert records[-1]["fault"]["kind"] == "Oops"
+    assert report.undefined == ["rmap.c:120:19: member access within null pointer of type 'struct pte_chain'"]
+    for f in (FINDINGS[1], FINDINGS[3], FINDINGS[4]):
+        assert _sanitized(f)[1].clean(), f.id
