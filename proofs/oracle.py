@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "proofs" / "results" / "c-oracle.json"
 PAGE = ROOT / "docs_src" / "c-oracle.md"
 BEGIN, END = "<!-- BEGIN c-oracle findings -->", "<!-- END c-oracle findings -->"
+BENCH_BEGIN, BENCH_END = "<!-- BEGIN bench_c_oracle.py -->", "<!-- END bench_c_oracle.py -->"
 
 
 @functools.cache
@@ -123,7 +125,10 @@ def finding_results(seed: str | None = None) -> dict[str, Any]:
     """Per finding: the port's and the C's last record, whether the C shows
     what the finding names, and the sanitizers' verdict on the C."""
     oracle = in_process(seed)
-    out: dict[str, Any] = {"seed": str(oracle.build.seed), "build": oracle.build.key, "findings": {}}
+    path = oracle.build.seed
+    shown_path = f"../{path.relative_to(ROOT.parent)}" if path.is_relative_to(ROOT.parent) else str(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    out: dict[str, Any] = {"seed": shown_path, "seed_sha256": digest, "findings": {}}
     for f in FINDINGS:
         lines = f.trace.read_text(encoding="utf-8").splitlines()
         pairs = list(side_by_side(lines, str(f.trace), oracle))
@@ -199,6 +204,45 @@ def finding_c_section(ident: str, results: Mapping[str, Any] | None = None) -> s
     for stack in r["sanitizers"]["leak_stacks"]:
         lines += ["", "The leaked object was allocated at: " + " ← ".join(f"`{frame}`" for frame in stack)]
     return "\n".join(lines) + "\n"
+
+
+def render_bench(r: Mapping[str, Any]) -> str:
+    """The benchmark section of docs_src/c-oracle.md, from its results file."""
+    port, c, san, cost = r["port"], r["c"], r["sanitizer"], r["fault_cost"]
+    outcomes = ", ".join(f"{name} {n}" for name, n in r["outcomes"].items())
+    rows = [
+        ("records where the C and the port differ", f"**{r['divergences']}** of {r['ops']}"),
+        ("port (variant seed), operations a second", f"{port['ops_per_second']:,} ({port['seconds']} s)"),
+        (
+            "C oracle, operations a second (C run, state read back, record built)",
+            f"{c['ops_per_second']:,} ({c['seconds']} s)",
+        ),
+        (
+            "of which in the C library itself",
+            f"{c['native_ops_per_second']:,} a second ({c['native_seconds']} s)",
+        ),
+        ("what the operations did (on the C)", outcomes),
+        (
+            "a world of two maps in the library, without and with F3's oops caught by sigsetjmp",
+            f"{cost['no_fault_us']} µs, {cost['oops_us']} µs",
+        ),
+        (
+            f"sanitizer build: {san['traces']} traces ({san['ops']} operations), one process each",
+            f"{san['seconds_per_process']} s a process",
+        ),
+        (
+            "LeakSanitizer's leaked objects equal the port's leaked pte_chains",
+            f"in {san['leaks_agree_with_port']} of {san['traces']} traces ({san['port_leaking']} leak on "
+            f"the port, {san['traces_leaking']} under LeakSanitizer)",
+        ),
+        ("UBSan reports, ASan errors", f"{san['ubsan_reports']}, {san['asan_errors']}"),
+    ]
+    head = (
+        f"Measured at commit `{r['commit']}` with Python {r['python']} and {r['compiler']}: "
+        f"`{r['command'].strip()}`, {r['traces']} traces of {r['ops_per_trace']} caller-level "
+        f"operations (random seed {r['seed']}).\n\n| | |\n| --- | --- |\n"
+    )
+    return head + "\n".join(f"| {_cell(a)} | {_cell(b)} |" for a, b in rows) + "\n"
 
 
 def write_section(page: Path, begin: str, end: str, body: str) -> None:
