@@ -29,6 +29,7 @@ from proofs.findings import FINDINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "proofs" / "results" / "c-oracle.json"
+PROVE_SEED = ROOT / "proofs" / "results" / "prove-seed.json"
 PAGE = ROOT / "docs_src" / "c-oracle.md"
 BEGIN, END = "<!-- BEGIN c-oracle findings -->", "<!-- END c-oracle findings -->"
 BENCH_BEGIN, BENCH_END = "<!-- BEGIN bench_c_oracle.py -->", "<!-- END bench_c_oracle.py -->"
@@ -151,6 +152,28 @@ def finding_results(seed: str | None = None) -> dict[str, Any]:
                 "errors": report.errors,
             },
         }
+    out["counterexamples"] = counterexample_results()
+    return out
+
+
+def counterexample_results(report: Path = PROVE_SEED) -> dict[str, Any]:
+    """Every counterexample of a prove report (``--json``) on the C: how
+    many replay (show a failure) and how many match the port record for
+    record; the obligations of those that do not."""
+    data = json.loads(report.read_text(encoding="utf-8"))
+    out: dict[str, Any] = {"report": str(report.relative_to(ROOT)), "counterexamples": 0, "replay": 0}
+    out |= {"identical": 0, "not_identical": []}
+    for ob in data["obligations"]:
+        trace = (ob.get("detail") or {}).get("trace")
+        if ob.get("status") != "counterexample" or not trace:
+            continue
+        verdict = counterexample_on_c(trace, data.get("variant", "seed"))
+        out["counterexamples"] += 1
+        out["replay"] += bool(verdict.get("replays"))
+        if verdict.get("first_difference") is None and "error" not in verdict:
+            out["identical"] += 1
+        else:
+            out["not_identical"].append(ob["name"])
     return out
 
 
@@ -184,6 +207,12 @@ def findings_table(results: Mapping[str, Any]) -> str:
             )
             + " |"
         )
+    cex = results["counterexamples"]
+    rows += [
+        "",
+        f"The {cex['counterexamples']} counterexamples of `{cex['report']}` on the C: {cex['replay']} "
+        f"show a failure there too, and {cex['identical']} give the port's records, op for op.",
+    ]
     return "\n".join(rows) + "\n"
 
 

@@ -31,7 +31,13 @@ from impl.kernel import (
 )
 from proofs.cexreplay import shown
 from proofs.findings import FINDINGS, Finding
-from proofs.oracle import counterexample_on_c, in_process, sanitized_replay, side_by_side
+from proofs.oracle import (
+    counterexample_on_c,
+    counterexample_results,
+    in_process,
+    sanitized_replay,
+    side_by_side,
+)
 from proofs.oracle_traces import random_trace
 
 
@@ -94,6 +100,12 @@ def test_a_counterexample_replays_on_the_c(oracle: InProcess) -> None:
     verdict = counterexample_on_c(trace)
     assert verdict["available"] and verdict["replays"] and verdict["first_difference"] is None
     assert verdict["shows"] == verdict["port_shows"]
+
+
+def test_every_committed_counterexample_replays_on_the_c(oracle: InProcess) -> None:
+    verdict = counterexample_results()
+    assert verdict["counterexamples"] > 0 and verdict["not_identical"] == []
+    assert verdict["replay"] == verdict["identical"] == verdict["counterexamples"]
 
 
 def test_the_c_uses_the_models_constants(oracle: InProcess) -> None:
