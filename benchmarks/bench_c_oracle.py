@@ -55,6 +55,7 @@ class Timed:
 
     def __init__(self, inner: InProcess) -> None:
         self.inner, self.build, self.seconds = inner, inner.build, 0.0
+        self.owner: object = None
 
     def call(self, script: str) -> list[str]:
         start = time.perf_counter()

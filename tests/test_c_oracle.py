@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from impl.c.build import BuildError
 from impl.c.compare import differences, normalise
-from impl.c.native import InProcess
+from impl.c.native import InProcess, OracleError
 from impl.kernel import (
     SWAP_MAP_MAX,
     VM_LOCKED,
@@ -106,6 +106,15 @@ def test_every_committed_counterexample_replays_on_the_c(oracle: InProcess) -> N
     verdict = counterexample_results()
     assert verdict["counterexamples"] > 0 and verdict["not_identical"] == []
     assert verdict["replay"] == verdict["identical"] == verdict["counterexamples"]
+
+
+def test_a_second_replay_on_one_library_is_an_error_not_a_mixup(oracle: InProcess) -> None:
+    lines = FINDINGS[1].trace.read_text().splitlines()
+    first = side_by_side(lines, "first", oracle)
+    next(first)
+    list(side_by_side(lines, "second", oracle))  # resets the C's world
+    with pytest.raises(OracleError, match="one replay at a time"):
+        next(first)
 
 
 def test_the_c_uses_the_models_constants(oracle: InProcess) -> None:

@@ -213,3 +213,5 @@ def _compile(
         f"{seed} does not link",
         log,
     )
+    for obj in objects:
+        obj.unlink()

@@ -39,6 +39,7 @@ class OracleDied(OracleError):
 
 class Oracle(Protocol):
     build: Build
+    owner: object  # the session whose world the C holds now (one at a time)
 
     def call(self, script: str) -> list[str]: ...
 
@@ -59,6 +60,7 @@ class InProcess:
         self._batch.restype = ctypes.c_void_p
         self._batch.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t)]
         self._len = ctypes.c_size_t()
+        self.owner: object = None
 
     def call(self, script: str) -> list[str]:
         address = self._batch(script.encode(), ctypes.byref(self._len))
@@ -92,6 +94,7 @@ class Subprocess:
             env={**os.environ, **SANITIZER_ENV},
         )
         self._report: SanitizerReport | None = None
+        self.owner: object = None
 
     def call(self, script: str) -> list[str]:
         proc = self._proc

@@ -99,6 +99,8 @@ class CSession(Session):
         """Run ``commands`` and a dump; refresh the mirror; answer the
         commands' answer lines."""
         assert self.info is not None
+        if self.oracle.owner is not self:
+            raise OracleError("another replay has reset this C oracle since; one replay at a time")
         lines = self.oracle.call("\n".join([*commands, "dump"]))
         answers, dump = lines[: len(commands)], lines[len(commands) :]
         if not dump or dump[-1] != "end":
@@ -125,6 +127,7 @@ class CSession(Session):
         )
         self._pages = {p.pfn: i for i, p in enumerate(pages)}
         self._ptes = {p.name: i for i, p in enumerate(ptes)}
+        self.oracle.owner = self
         commands = [f"reset {len(pages)} {len(mms)} {len(ptes)}"]
         for p in pages:
             flags = [_fit(p.pfn, "pfn"), int(world.pfn_valid(p.pfn)), _fit(p.count, "page count")]
