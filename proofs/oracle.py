@@ -147,7 +147,7 @@ def finding_results(seed: str | None = None) -> dict[str, Any]:
             "sanitizers": {
                 "verdict": report.verdict(),
                 "leaked_objects": report.leaked_objects(),
-                "leak_stacks": [leak.stack[:6] for leak in report.leaks],
+                "leak_stacks": [_to_the_caller(leak.stack) for leak in report.leaks],
                 "undefined": report.undefined,
                 "errors": report.errors,
             },
@@ -175,6 +175,14 @@ def counterexample_results(report: Path = PROVE_SEED) -> dict[str, Any]:
         else:
             out["not_identical"].append(ob["name"])
     return out
+
+
+def _to_the_caller(stack: list[str]) -> list[str]:
+    """A leak's allocation stack up to the caller (callers.c) that ran the seed."""
+    end = next(
+        (i for i, frame in enumerate(stack) if frame.startswith(("map_pte ", "zap_pte ", "reclaim "))), None
+    )
+    return stack if end is None else stack[: end + 1]
 
 
 def _cell(text: object) -> str:
@@ -216,22 +224,49 @@ def findings_table(results: Mapping[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def record_rows(record: Mapping[str, Any]) -> dict[str, str]:
+    """A record's state in a few readable cells (for a port-beside-C table)."""
+    fault = record["fault"]
+    rows = {
+        "result": json.dumps(record["result"]),
+        "fault": "none" if fault is None else f"{fault['kind']} in `{fault['where']}`",
+    }
+    for page in record["pages"]:
+        flags = ",".join(page["flags"]) or "-"
+        rows[f"page {page['pfn']}"] = f"rmap {page['rmap']}, count {page['count']}, flags {flags}"
+    for mm in record["mms"]:
+        rows[f"mm {mm['name']}"] = f"rss {mm['rss']}, page_table_lock {mm['page_table_lock']}"
+    rows["nr_reverse_maps"] = str(record["nr_reverse_maps"])
+    rows["pte_chain_objects"] = str(record["pte_chain_objects"])
+    rows["violations"] = ", ".join(sorted(record["violations"])) or "none"
+    rows["spec_mismatch"] = f"{len(record['spec_mismatch'])} line(s)"
+    return rows
+
+
 def finding_c_section(ident: str, results: Mapping[str, Any] | None = None) -> str:
-    """A finding page's paragraph on the C (for proofs/docgen.py to call):
-    what the C's last record shows beside the port's, and the sanitizers."""
+    """A finding page's section on the C (for proofs/docgen.py to call):
+    the C's last record beside the port's, and the sanitizers' verdict."""
     data = results if results is not None else json.loads(RESULTS.read_text(encoding="utf-8"))
     r = data["findings"][ident]
-    same = "the same" if r["same_violation"] else "**not** the same"
+    same = "the same violation as" if r["same_violation"] else "**not** the violation of"
+    port, c = record_rows(r["port_last"]), record_rows(r["c_last"])
     lines = [
         "## On the C",
         "",
-        f"Replayed on the seed compiled as C (`rmap-verify replay {r['trace']} --c`), the last record "
-        f"shows {', '.join(r['c_shows'])}: {same} as the port's {', '.join(r['port_shows'])}.",
+        f"`rmap-verify replay {r['trace']} --c` runs the trace on the seed compiled as C; its last "
+        f"record shows {same} the port: {', '.join(r['c_shows'])}.",
         "",
-        f"Sanitizers (ASan, UBSan, LeakSanitizer): {r['sanitizers']['verdict']}.",
+        "| | port (variant seed) | C |",
+        "| --- | --- | --- |",
+        *(f"| {key} | {_cell(port.get(key, ''))} | {_cell(c.get(key, ''))} |" for key in port | c),
+        "",
+        f"Sanitizers on the C (ASan, UBSan, LeakSanitizer): {r['sanitizers']['verdict']}.",
     ]
     for stack in r["sanitizers"]["leak_stacks"]:
-        lines += ["", "The leaked object was allocated at: " + " ← ".join(f"`{frame}`" for frame in stack)]
+        lines += [
+            "",
+            "The leaked object was allocated at " + " ← ".join(f"`{frame}`" for frame in stack) + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 

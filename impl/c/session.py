@@ -32,7 +32,8 @@ from impl.variants import make_rmap
 from impl.world import WorldError, build_world
 from spec.ops import ACTIVATE, FREE, KEEP
 
-LIMIT = 1 << 52  # what the C's pte encodings hold (pfn << 12, entry << 8)
+# Numbers must fit the C: 52 bits for what a pte encodes (pfn << 12, entry
+# << 8), and so for every address and index; 31 for page->count (an int).
 FAULTS: dict[str, type[KernelFault]] = {"BUG": Bug, "Oops": Oops, "deadlock": Deadlock}
 DISPOSITIONS = (FREE, KEEP, ACTIVATE)  # callers.c's DISP_* codes
 
@@ -73,9 +74,9 @@ SEED_PATHS = frozenset(
 )
 
 
-def _fit(value: int, what: str) -> int:
-    if not 0 <= value < LIMIT:
-        raise TraceError(f"{what} {value} does not fit the C oracle (0 <= value < 2**52)")
+def _fit(value: int, what: str, bits: int = 52) -> int:
+    if not 0 <= value < 1 << bits:
+        raise TraceError(f"{what} {value} does not fit the C oracle (0 <= value < 2**{bits})")
     return value
 
 
@@ -130,7 +131,7 @@ class CSession(Session):
         self.oracle.owner = self
         commands = [f"reset {len(pages)} {len(mms)} {len(ptes)}"]
         for p in pages:
-            flags = [_fit(p.pfn, "pfn"), int(world.pfn_valid(p.pfn)), _fit(p.count, "page count")]
+            flags = [_fit(p.pfn, "pfn"), int(world.pfn_valid(p.pfn)), _fit(p.count, "page count", 31)]
             mapping = self.info.mapping_id(p.mapping)
             commands.append(f"page {' '.join(map(str, flags))} {mapping} {_fit(p.index, 'index')} {p.flags}")
         commands += ["mm"] * len(mms)
