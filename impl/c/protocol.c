@@ -7,7 +7,21 @@
  * reclaim, or a raw seed function), or dump the whole state.  A seed path
  * runs under sigsetjmp: BUG, a deadlock or an oops in the shim, and a real
  * SIGSEGV/SIGBUS, all come back as one `fault` line, with the world left as
- * the fault left it.  See docs_src/c-oracle.md for the line formats.
+ * the fault left it.
+ *
+ * Every command is a name and unsigned numbers; pages, mms and ptes are
+ * named by index (world order), mappings by id (0 is NULL), lock holders
+ * by CPU number + 1.  Each answers one line (`ok [RESULT...]`, `pre CODE`
+ * for a caller-side precondition, `fault ...`, `error ...`), except dump:
+ *   reset NPAGES NMMS NPTES    page PFN VALID COUNT MAPPING INDEX FLAGS
+ *   mm    pte MM ADDRESS       vmas MM N (START END FLAGS)*
+ *   setpte I PRESENT PFN YOUNG DIRTY SWAPPED ENTRY
+ *   setpage I FLAGS MAPPING INDEX    lock MM HOLDER    swap ENTRY COUNT
+ *   failnext N    consts    init (the seed's pte_chain_init)
+ *   map PTE PAGE DIRTY    zap PTE    referenced PAGE    reclaim PAGE
+ *   add PAGE PTE    remove PAGE PTE    unmap PAGE    unmap_one PAGE PTE
+ *   dump: lines page/obj/mm/vma/pte/swap/state/flush, then `end`
+ *   sync: answers `sync` (the driver's end of a batch)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
