@@ -74,7 +74,6 @@ class Build:
     seed: Path
     product: Path
     sanitize: bool
-    key: str
 
 
 def find_seed(path: str | None = None) -> Path:
@@ -169,7 +168,7 @@ def build(seed: Path, *, sanitize: bool = False, debug_rmap: bool = False) -> Bu
     name = "oracle-driver" if sanitize else "liboracle.so"
     final = cache_dir() / key
     if (final / name).is_file():
-        return Build(seed, final / name, sanitize, key)
+        return Build(seed, final / name, sanitize)
     objcopy = _tool("objcopy")
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=final.parent))
@@ -182,7 +181,7 @@ def build(seed: Path, *, sanitize: bool = False, debug_rmap: bool = False) -> Bu
             raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Build(seed, final / name, sanitize, key)
+    return Build(seed, final / name, sanitize)
 
 
 def _compile(

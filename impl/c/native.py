@@ -46,10 +46,6 @@ class Oracle(Protocol):
     def close(self) -> SanitizerReport | None: ...
 
 
-def _lines(text: str) -> list[str]:
-    return text.splitlines()
-
-
 class InProcess:
     """The shared library, loaded into this process."""
 
@@ -64,7 +60,7 @@ class InProcess:
 
     def call(self, script: str) -> list[str]:
         address = self._batch(script.encode(), ctypes.byref(self._len))
-        return _lines(ctypes.string_at(address, self._len.value).decode())
+        return ctypes.string_at(address, self._len.value).decode().splitlines()
 
     def close(self) -> SanitizerReport | None:
         return None  # a loaded library stays; the next world resets it
@@ -143,7 +139,8 @@ _FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ in (\S+) (\S+)")
 
 @dataclass
 class Leak:
-    direct: bool
+    """One of LeakSanitizer's leak reports (direct or indirect)."""
+
     bytes: int
     objects: int
     stack: list[str] = field(default_factory=list)  # "function file:line", innermost first
@@ -166,7 +163,7 @@ class SanitizerReport:
         current: Leak | None = None
         for line in text.splitlines():
             if m := _LEAK.match(line):
-                current = Leak(m[1] == "Direct", int(m[2]), int(m[3]))
+                current = Leak(int(m[2]), int(m[3]))
                 leaks.append(current)
             elif current is not None and (f := _FRAME.match(line)):
                 if not f[1].startswith("__interceptor") and f[1] != "xcalloc":  # the allocator's own
