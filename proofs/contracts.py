@@ -11,10 +11,9 @@ how loaded the machine is).  A condition is
 - ``counterexample`` when an input breaks it: printed with the call, the
   implementation's answer and the trace that ``rmap-verify replay`` replays.
 
-On ``seed`` every counterexample is attributed to findings by the fixes of
-impl/rmap_fixed.py (each method there carries ``FIX(Fn)`` tags): the
-smallest sets of fixed methods that, grafted onto the seed, make the
-condition hold on that input.  The check then goes on with those fixes
+On ``seed`` every counterexample is attributed to findings by their fixes
+(impl/fixes.py, one class per finding): the smallest sets of fixes that,
+applied to the seed, make the condition hold on that input.  The check then goes on with those fixes
 applied, so one condition shows every finding it can see, and ends on
 ``verified`` once the seed carries them all.  The seed run also checks,
 function by function, whether the seed behaves as fixed on every input the
@@ -33,7 +32,6 @@ import inspect
 import itertools
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -44,11 +42,9 @@ from typing import Any
 
 from impl import contracts
 from impl.contracts import CONTRACTS, Run, checking
-from impl.rmap_fixed import FixedRmap
-from impl.rmap_seed import SeedRmap
-from impl.variants import VARIANTS
+from impl.fixes import FIXES
+from impl.variants import variant_name
 from proofs.cli import EXIT_FAILED, EXIT_OK, UsageError
-from proofs.findings import FINDINGS
 
 DEFAULT_BUDGET = 120.0  # CPU seconds per condition; every fixed one exhausts in under 25
 
@@ -60,55 +56,16 @@ ERROR = "error"
 # ------------------------------------------------------------ fixes as findings
 
 
-def _fixes() -> dict[str, tuple[str, ...]]:
-    """Each method impl/rmap_fixed.py overrides, with the findings its
-    ``FIX(Fn)`` tags name."""
-    found = {}
-    for name, member in vars(FixedRmap).items():
-        if inspect.isfunction(member):
-            tags = re.findall(r"FIX\((F\d+)\)", inspect.getsource(member))
-            found[name] = tuple(sorted(set(tags)))
-    return found
+def seed_with(fixes: Sequence[str]) -> str:
+    """The name of the seed variant with the fixes of ``fixes`` (finding ids)."""
+    return variant_name(frozenset(fixes))
 
 
-FIXES = _fixes()
-_SHOWS = {f.id: set(f.shows) for f in FINDINGS}
-
-
-def seed_with(methods: Sequence[str]) -> str:
-    """The name of the seed variant with ``methods`` taken from the fixed one
-    (registered in impl.variants on first use)."""
-    if not methods:
-        return "seed"
-    ids = sorted({i for m in methods for i in FIXES[m]})
-    name = "seed+" + "+".join(ids)
-    if name not in VARIANTS:
-        VARIANTS[name] = type(name, (SeedRmap,), {m: vars(FixedRmap)[m] for m in methods})
-    return name
-
-
-def _symptoms(value: object) -> set[str]:
-    """What a run shows, in the terms of Finding.shows."""
-    if not isinstance(value, Run):
-        return set()
-    r = value.record
-    shown = set(r["violations"]) | ({"spec_mismatch"} if r["spec_mismatch"] else set())
-    return shown | ({r["fault"]["kind"]} if r["fault"] else set())
-
-
-def _findings_of(methods: Sequence[str], shown: set[str]) -> list[str]:
-    """The findings the fixes of ``methods`` carry; when a method carries
-    several, those whose own symptoms (beyond a spec mismatch) the run shows."""
-    ids = sorted({i for m in methods for i in FIXES[m]})
-    specific = [i for i in ids if (_SHOWS[i] - {"spec_mismatch"}) & shown]
-    return specific or ids
-
-
-def explain(applied: Sequence[str], holds_with: Callable[[str], bool], shown: set[str]) -> list[list[str]]:
+def explain(applied: Sequence[str], holds_with: Callable[[str], bool]) -> list[list[str]]:
     """Alternative sets of findings that explain a failure found on seed with
-    ``applied`` fixes: the smallest sets of further fixed methods under
-    which it goes away (``holds_with(variant name)``).  Empty: unexplained."""
-    remaining = [m for m in FIXES if m not in applied]
+    ``applied`` fixes: the smallest sets of further fixes under which it goes
+    away (``holds_with(variant name)``).  Empty: unexplained."""
+    remaining = [f for f in FIXES if f not in applied]
     minimal: list[tuple[str, ...]] = []
     for size in range(1, len(remaining) + 1):
         for extra in itertools.combinations(remaining, size):
@@ -116,11 +73,7 @@ def explain(applied: Sequence[str], holds_with: Callable[[str], bool], shown: se
                 continue
             if holds_with(seed_with([*applied, *extra])):
                 minimal.append(extra)
-    return [_findings_of(m, shown) for m in minimal]
-
-
-def _methods_for(findings: Sequence[str]) -> list[str]:
-    return [m for m, ids in FIXES.items() if set(ids) & set(findings)]
+    return [list(m) for m in minimal]
 
 
 # ------------------------------------------------------------ conditions
@@ -248,7 +201,7 @@ def check_condition(task: tuple[str, str, int | None, float]) -> Verdict:
         verdict.counterexamples.append(cex)
         if not cex.explained_by:
             return verdict
-        applied += _methods_for(cex.explained_by[0])
+        applied += cex.explained_by[0]
 
 
 def _counterexample(
@@ -262,11 +215,11 @@ def _counterexample(
     try:
         with checking(variant):
             value = fn(**args)
-        answer, shown = repr(value), _symptoms(value)
+        answer = repr(value)
         trace = list(value.trace) if isinstance(value, Run) else None
     except Exception:  # the scenario itself broke: show CrossHair's report
-        answer, shown, trace = message, set(), None
-    explained = explain(applied, lambda v: _holds_on(fn, post, args, v), shown) if applied is not None else []
+        answer, trace = message, None
+    explained = explain(applied, lambda v: _holds_on(fn, post, args, v)) if applied is not None else []
     return Counterexample(variant, _show_call(fn, args), args, answer, trace, explained)
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from types import CodeType, FunctionType
 from typing import Any
 
+from impl.fixes import FIXES
 from impl.invariants import ALL_INVARIANTS, REP_INVARIANTS
-from impl.rmap_fixed import FixedRmap
 from impl.rmap_seed import SeedRmap
 from impl.trace import OPS, replay
 from impl.variants import VARIANTS
@@ -699,7 +699,7 @@ def _port_refs(fn: Callable[..., Any]) -> list[tuple[int, int, str]]:
 def _callers_of(name: str) -> list[str]:
     """The functions of impl/ (callers and the port) that call ``name``."""
     found = []
-    for module in ("impl/callers.py", "impl/rmap_seed.py", "impl/rmap_fixed.py"):
+    for module in ("impl/callers.py", "impl/rmap_seed.py", "impl/fixes.py", "impl/rmap_2532.py"):
         tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.FunctionDef) or node.name == name:
@@ -968,9 +968,9 @@ def _outcome_lines(record: Mapping[str, Any]) -> list[str]:
 
 
 def fix_lines(finding_id: str) -> list[tuple[int, str]]:
-    """(line, text) of every FIX(Fn) comment of impl/rmap_fixed.py, with the
+    """(line, text) of every FIX(Fn) comment of impl/fixes.py, with the
     comment lines that continue it."""
-    lines = (ROOT / "impl" / "rmap_fixed.py").read_text(encoding="utf-8").splitlines()
+    lines = (ROOT / "impl" / "fixes.py").read_text(encoding="utf-8").splitlines()
     out = []
     marker = f"FIX({finding_id})"
     for i, line in enumerate(lines):
@@ -985,12 +985,15 @@ def fix_lines(finding_id: str) -> list[tuple[int, str]]:
     return out
 
 
-def fix_diff(function: str) -> str:
-    """The unified diff from the seed's port of ``function`` to the fixed one."""
-    seed, fixed = getattr(SeedRmap, function), getattr(FixedRmap, function)
-    a = textwrap.dedent(inspect.getsource(seed)).splitlines()
-    b = textwrap.dedent(inspect.getsource(fixed)).splitlines()
-    return "\n".join(difflib.unified_diff(a, b, "impl/rmap_seed.py", "impl/rmap_fixed.py", lineterm="", n=2))
+def fix_diff(finding_id: str) -> str:
+    """The unified diff from the seed's port to the finding's fix, method by method."""
+    out = []
+    for name, fixed in vars(FIXES[finding_id]).items():
+        if inspect.isfunction(fixed):
+            a = textwrap.dedent(inspect.getsource(getattr(SeedRmap, name))).splitlines()
+            b = textwrap.dedent(inspect.getsource(fixed)).splitlines()
+            out += difflib.unified_diff(a, b, "impl/rmap_seed.py", "impl/fixes.py", lineterm="", n=2)
+    return "\n".join(out)
 
 
 def finding_page(f: Finding, ctx: Context) -> str:
@@ -1051,11 +1054,10 @@ def finding_page(f: Finding, ctx: Context) -> str:
     out.append(f"{f.fix}\n")
     fixes = fix_lines(f.id)
     if fixes:
-        out.append(f"The `FIX({f.id})` lines of `impl/rmap_fixed.py`:\n")
+        out.append(f"The `FIX({f.id})` lines of `impl/fixes.py`:\n")
         out.append(_fence("python", "\n".join(f"{n:4}  {text}" for n, text in fixes)))
-    if f.function in FixedRmap.__dict__:
-        out.append(f"`{f.function}`, from the seed's port to the fixed variant (every fix in it):\n")
-        out.append(_fence("diff", fix_diff(f.function)))
+    out.append(f"`{FIXES[f.id].__name__}`, from the seed's port to the fix:\n")
+    out.append(_fence("diff", fix_diff(f.id)))
     out.append("## What fails because of it\n")
     failing_obs = [ob for ob in ctx.obligations or () if ob.finding == f.id]
     if failing_obs:

@@ -1,7 +1,7 @@
 """``rmap-verify mutants``: mutation testing of the corrected variant.
 
 cosmic-ray (its operators, its mutant enumeration and its on-disk mutation)
-makes every mutant of the code the ``fixed`` variant runs: impl/rmap_fixed.py,
+makes every mutant of the code the ``fixed`` variant runs: impl/fixes.py,
 the methods of impl/rmap_seed.py that FixedRmap inherits, and impl/callers.py.
 Mutants inside type annotations are not made: ``from __future__ import
 annotations`` keeps Python from ever evaluating them.
@@ -77,17 +77,17 @@ QUICK_SIZE = 12
 
 
 def _inherited_seed_methods() -> frozenset[str]:
-    """SeedRmap's functions that FixedRmap runs as they are."""
+    """SeedRmap's functions that FixedRmap runs as they are (no fix overrides them)."""
     return frozenset(
         name
         for name, member in vars(SeedRmap).items()
-        if inspect.isfunction(member) and name not in vars(FixedRmap)
+        if inspect.isfunction(member) and getattr(FixedRmap, name) is member
     )
 
 
 # module -> which definitions to mutate (None: all of them)
 SCOPE: dict[str, frozenset[str] | None] = {
-    "impl/rmap_fixed.py": None,
+    "impl/fixes.py": None,
     "impl/rmap_seed.py": _inherited_seed_methods(),
     "impl/callers.py": None,
 }
@@ -170,21 +170,17 @@ _PTE_EQ_IS_IDENTITY = (
 
 # Stable mutant id -> why that mutant behaves exactly like the original.
 EQUIVALENT: dict[str, Equivalent] = {
-    "impl/rmap_fixed.py:page_add_rmap:NumberReplacer#5": Equivalent(
-        "wanted = 2 if PageDirect(page) else 1 if page.pte.chain else -1",
-        "range(-1) is as empty as range(0): a page with no mapping takes no pte_chain node either way",
-    ),
-    "impl/rmap_fixed.py:try_to_unmap:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
+    "impl/fixes.py:try_to_unmap:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
         "if ret is SWAP_SUCCESS:", _SMALL_INT_IS
     ),
-    "impl/rmap_fixed.py:try_to_unmap:ReplaceComparisonOperator_Eq_Is#1": Equivalent(
-        "if result is SWAP_SUCCESS:", _SMALL_INT_IS
-    ),
-    "impl/rmap_fixed.py:try_to_unmap:ReplaceComparisonOperator_Eq_LtE#0": Equivalent(
+    "impl/fixes.py:try_to_unmap:ReplaceComparisonOperator_Eq_LtE#0": Equivalent(
         "if ret <= SWAP_SUCCESS:", _NOTHING_BELOW_SUCCESS
     ),
-    "impl/rmap_fixed.py:try_to_unmap:ReplaceComparisonOperator_Eq_LtE#1": Equivalent(
-        "if result <= SWAP_SUCCESS:", _NOTHING_BELOW_SUCCESS
+    "impl/fixes.py:try_to_unmap_one:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
+        "if ret is SWAP_SUCCESS:", _SMALL_INT_IS
+    ),
+    "impl/fixes.py:try_to_unmap_one:ReplaceComparisonOperator_Eq_LtE#0": Equivalent(
+        "if ret <= SWAP_SUCCESS:", _NOTHING_BELOW_SUCCESS
     ),
     "impl/rmap_seed.py:_debug_check_not_mapped:ReplaceComparisonOperator_Is_Eq#0": Equivalent(
         "if page.pte.direct == ptep:", _PTE_EQ_IS_IDENTITY
