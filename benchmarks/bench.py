@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "proofs" / "results" / "bench.json"
 PAGE = ROOT / "docs_src" / "benchmarks.md"
 BEGIN, END = "<!-- BEGIN bench.py tables -->", "<!-- END bench.py tables -->"
-CLI = (sys.executable, "-c", "import sys; from proofs.cli import main; sys.exit(main())")
+CLI = (sys.executable, "-c", "import sys; from proofs.tool.cli import main; sys.exit(main())")
 MAX_CHAIN = 20
 Row = list[Any]
 
@@ -399,11 +399,11 @@ def main(argv: list[str] | None = None) -> int:
         print("replay ...", flush=True)
         results["replay"] = bench_replay(args.runs)
     if "contracts" in wanted:
-        if (ROOT / "proofs" / "contracts.py").exists():
+        if (ROOT / "proofs" / "crosshair").exists():
             print("contracts ...", flush=True)
             results["contracts"] = bench_contracts(args.runs)
         else:
-            results["contracts_skipped"] = "proofs/contracts.py does not exist yet"
+            results["contracts_skipped"] = "proofs/crosshair/ does not exist yet"
     if "concurrency" in wanted and (ROOT / "benchmarks" / "bench_concurrency.py").exists():
         print("concurrency ...", flush=True)
         results["concurrency"] = bench_concurrency(args.runs)

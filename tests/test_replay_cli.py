@@ -1,4 +1,4 @@
-"""``rmap-verify replay`` through proofs.cli.main: records, exit codes, errors."""
+"""``rmap-verify replay`` through proofs.tool.cli.main: records, exit codes, errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from conftest import world_desc
 
-from proofs.cli import main
 from proofs.findings import FINDINGS
+from proofs.tool.cli import main
 
 WORLD = world_desc(3, 2, extra_pages=[{"pfn": 50, "valid": False}])
 STATE = ("pages", "mms", "ptes", "swap", "nr_reverse_maps", "pte_chain_objects")

@@ -1,7 +1,7 @@
 """``rmap-verify prove`` as a tool: selection, output, reports, exit codes.
 
-The runner is driven through ``proofs.cli.main`` over self-check
-obligations (``proofs.selfcheck``) put in place of the registry, so these
+The runner is driven through ``proofs.tool.cli.main`` over self-check
+obligations (``proofs.tool.selfcheck``) put in place of the registry, so these
 tests do not depend on the z3 obligations.
 """
 
@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from impl.trace import replay
-from proofs import selfcheck
-from proofs.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, build_parser, main
 from proofs.obligation import Obligation
-from proofs.report import is_bounded
-from proofs.runner import execute, select
+from proofs.tool import selfcheck
+from proofs.tool.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, build_parser, main
+from proofs.tool.report import is_bounded
+from proofs.tool.runner import execute, select
 
 PROVED = [selfcheck.obligation("proves", variant) for variant in ("seed", "fixed")]
 F1_SEED = selfcheck.obligation("finds_f1", "seed", finding="F1")

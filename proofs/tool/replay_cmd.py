@@ -7,7 +7,7 @@ import json
 import sys
 
 from impl.trace import TraceError, replay
-from proofs.cli import EXIT_FAILED, EXIT_OK, UsageError
+from proofs.tool.cli import EXIT_FAILED, EXIT_OK, UsageError
 
 
 def run(args: argparse.Namespace) -> int:

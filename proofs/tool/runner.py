@@ -6,7 +6,7 @@ own, so that a solver which ignores its timeout (stuck in native code) or
 takes its process down is contained: after ``wall_limit(timeout)`` seconds
 the child is killed and the obligation reported as ``timeout``; a child that
 vanishes is an ``error``.  Counterexamples are replayed on impl/
-(``proofs.cexreplay``) before they count.  Only ``proved`` passes: exit 0
+(``proofs.tool.cexreplay``) before they count.  Only ``proved`` passes: exit 0
 when every selected obligation is proved, 1 otherwise, 2 on bad usage.
 """
 
@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TextIO
 
 from impl.variants import VARIANTS
-from proofs.cexreplay import CEX_DIR, checked
-from proofs.cli import EXIT_FAILED, EXIT_OK, UsageError
 from proofs.obligation import Obligation, Outcome
-from proofs.report import Progress, Result, failure_text, summary_line, to_json, to_junit, write
+from proofs.tool.cexreplay import CEX_DIR, checked
+from proofs.tool.cli import EXIT_FAILED, EXIT_OK, UsageError
+from proofs.tool.report import Progress, Result, failure_text, summary_line, to_json, to_junit, write
 
 # A query may take ``timeout``; an obligation asks a few (its cases and the
 # satisfiability of its hypotheses), so the hard guard leaves room for them.

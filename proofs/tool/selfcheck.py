@@ -73,15 +73,15 @@ def answers_unpicklable(obligation: Obligation, timeout: float) -> Outcome:
 
 
 def obligation(runner: str, variant: str = "seed", finding: str | None = None) -> Obligation:
-    """A self-check obligation run by ``proofs.selfcheck.<runner>``."""
+    """A self-check obligation run by ``proofs.tool.selfcheck.<runner>``."""
     return Obligation(
         name=f"selfcheck {runner}",
         function="selfcheck",
         prop="invariant preservation",
         variant=variant,
-        statement=f"the runner reports what proofs.selfcheck.{runner} answers",
+        statement=f"the runner reports what proofs.tool.selfcheck.{runner} answers",
         invariants=(),
         method="selfcheck",
-        runner=f"proofs.selfcheck:{runner}",
+        runner=f"proofs.tool.selfcheck:{runner}",
         finding=finding,
     )

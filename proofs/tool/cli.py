@@ -29,11 +29,11 @@ class _Parser(argparse.ArgumentParser):
 
 # subcommand -> the module whose ``run(args) -> int`` carries it out
 COMMANDS = {
-    "replay": "proofs.replay_cmd",
-    "prove": "proofs.runner",
-    "contracts": "proofs.contracts",
-    "docs": "proofs.docgen",
-    "mutants": "proofs.mutants",
+    "replay": "proofs.tool.replay_cmd",
+    "prove": "proofs.tool.runner",
+    "contracts": "proofs.crosshair.command",
+    "docs": "proofs.tool.docgen.site",
+    "mutants": "proofs.tool.mutants.command",
 }
 
 
