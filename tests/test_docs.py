@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from impl.trace import OPS, replay
+from impl.trace import replay
+from impl.trace_schema import OPS, WORLD_ENTRIES
 from proofs.findings import FINDINGS, Finding
 from proofs.tool.cli import build_parser, main
 from proofs.tool.docgen import invariants_page, site, sources, traces_page
@@ -80,8 +81,16 @@ def test_every_trace_op_and_record_key_is_documented() -> None:
     record = next(replay(FINDINGS[0].trace.read_text().splitlines()[:1], "world", "seed"))
     for key in record:
         assert f"| {key} |" in traces
-    for op in OPS:
-        assert f"| `{op}` |" in traces
+    for name, op in OPS.items():
+        assert f"### {name} {{#op-{name}}}" in traces
+        section = traces.split(f"### {name} {{#op-{name}}}")[1].split("\n### ")[0]
+        assert f"Level: *{op.level}*" in section
+        for key in op.__struct_fields__:
+            assert f"| `{key}` |" in section, f"{name}.{key} is not in docs/traces.md"
+    for where, entry in WORLD_ENTRIES.items():
+        section = traces.split(f"### {where} ")[1].split("\n### ")[0]
+        for key in entry.__struct_fields__:
+            assert f"| `{key}` |" in section, f"{where}.{key} is not in docs/traces.md"
 
 
 def test_getting_started_commands_parse() -> None:

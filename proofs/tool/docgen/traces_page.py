@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
-from impl.trace import OPS
+from impl.kernel import KernelFault
 from proofs.findings import FINDINGS
 from proofs.tool.docgen.markdown import fence, table
+from proofs.tool.docgen.schema_table import operations_section, world_entries_section
 from proofs.tool.docgen.sources import DocsError, replay_file
 
 # ---------------------------------------------------------------- traces
@@ -57,8 +58,9 @@ PTE_FIELDS: dict[str, str] = {
     "swap": "the swap entry a non-present pte holds, or null",
 }
 FAULT_FIELDS: dict[str, str] = {
-    "kind": "BUG, Oops or Deadlock",
-    "where": "the function that faulted",
+    "kind": " or ".join(sorted(f"`{c.kind}`" for c in KernelFault.__subclasses__())),
+    "where": "the port's function that faulted and the line of impl/ it faulted at (`function:line`, "
+    "a line of the Python port, not of the seed)",
     "why": "what went wrong",
 }
 
@@ -91,19 +93,17 @@ def traces_page() -> str:
         "and prints one state record a line. Counterexamples of the proofs are written as traces, "
         "so every one of them replays on `impl/`.\n",
         "## Operations\n",
-        "Generated from `impl.trace.OPS`.\n",
-        table(
-            ["op", "fields", "optional fields", "meaning"],
-            [
-                [
-                    f"`{name}`",
-                    ", ".join(f"`{k}`: {t.__name__}" for k, t in spec.fields.items()),
-                    ", ".join(f"`{k}`: {t.__name__}" for k, t in spec.optional.items()),
-                    spec.doc,
-                ]
-                for name, spec in OPS.items()
-            ],
-        ),
+        "Generated from the schema `impl.trace_schema` that `replay` checks every line against "
+        "before the first operation runs: an unknown key at any level, a value of the wrong type or "
+        "out of its range, an inconsistent world or a name the current world does not declare is a "
+        "usage error (exit 2) naming the line and the field.\n",
+        operations_section(),
+        "## World entries\n",
+        "The lists of a `world` operation. Within a world, pfns, mm names and pte names are unique, "
+        "an mm's vmas are sorted and disjoint, no two ptes of an mm share an address, every pte's "
+        "mm and swap entry is declared, a swap-cache page's index is a declared swap slot, and a "
+        "slot counts at least the ptes that hold it.\n",
+        world_entries_section(),
         "A world (from `proofs/findings/F3.jsonl`):\n",
         fence("json", json.dumps(json.loads(world), indent=2, sort_keys=True)),
         "## Records\n",
