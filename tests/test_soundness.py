@@ -22,8 +22,8 @@ from proofs.registry import OBLIGATIONS
 from proofs.tool import selfcheck
 from proofs.tool.cexreplay import NO_REPLAY
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK
-from proofs.tool.report import Result, summary_line
-from proofs.tool.runner import exit_code, prove
+from proofs.tool.result import Result, exit_code, summary_line
+from proofs.tool.runner import prove
 
 GUARD = 3.0  # wall-clock guard for the self-check runs (the hanging one waits this long)
 

@@ -26,6 +26,12 @@ def proves(obligation: Obligation, timeout: float) -> Outcome:
     return Outcome("proved")
 
 
+def proves_slowly(obligation: Obligation, timeout: float) -> Outcome:
+    """Proved after a second: an obligation that finishes after the ones listed behind it."""
+    time.sleep(1.0)
+    return Outcome("proved")
+
+
 def finds_f1(obligation: Obligation, timeout: float) -> Outcome:
     """F1's trace: it shows the lost entry on seed and nothing on fixed."""
     return Outcome("counterexample", detail={"conjunct": "spec_rmap_complete", "trace": _f1_trace()})

@@ -9,7 +9,7 @@ from impl.variants import VARIANTS
 from proofs.obligation import Obligation
 from proofs.tool.docgen.markdown import shorten, status_mark, table
 from proofs.tool.docgen.sources import Context, ContractResult, ProofResult
-from proofs.tool.report import is_bounded
+from proofs.tool.result import is_bounded
 
 # ---------------------------------------------------------------- status
 
