@@ -191,11 +191,38 @@ def test_missing_clear_page_direct_is_caught(small_bound: int, monkeypatch: pyte
 
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["contracts", "--per-condition-timeout", "0"]) == 2
-    assert "must be positive" in capsys.readouterr().err
+    assert "must be a positive number" in capsys.readouterr().err
     assert main(["contracts", "--json", "/nonexistent/dir/x.json"]) == 2
+    assert main(["contracts", "-k", "no_such_function"]) == 2
+    assert "selects none of the" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:
         main(["contracts", "--variant", "nope"])
     assert stop.value.code == 2
+
+
+def test_list_selects_by_k_expression(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["contracts", "--list", "-k", "try_to_unmap and not one and (COUNT or refines)"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "try_to_unmap      post         refines(_)",
+        "try_to_unmap      post         holds(_, COUNT)",
+        "2 conditions",
+    ]
+    assert main(["contracts", "--list", "--variant", "seed", "--json", "-", "-k", "diffbehavior"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {row["kind"] for row in listed} == {"diffbehavior"} and len(listed) == len(CONTRACTS) - 1
+
+
+def test_require_verified_fails_a_condition_only_held_within_budget(
+    small_bound: int, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    junit = tmp_path / "c.xml"
+    argv = ["contracts", "-k", "try_to_unmap and COUNT and not one", "--jobs", "1", "--junit", str(junit)]
+    assert main([*argv, "--per-condition-timeout", "0.05", "--require-verified"]) == 1
+    out = capsys.readouterr().out
+    assert "no counterexample within budget" in out and "1 not verified (--require-verified)" in out
+    assert 'failures="1"' in junit.read_text()
+    assert main([*argv, "--per-condition-timeout", "60", "--require-verified"]) == 0
+    assert 'failures="0"' in junit.read_text()
 
 
 # ------------------------------------------------------------ properties

@@ -46,6 +46,7 @@ class Verdict:
     cpu_seconds: float
     counterexamples: list[Counterexample] = field(default_factory=list)
     final_variant: str = ""  # the variant the last exploration ran on
+    exhausted: bool = False  # the last exploration covered every path (CrossHair confirmed it)
 
 
 def _call_args(fn: Callable[..., Any], message: str) -> dict[str, Any] | None:
@@ -68,6 +69,21 @@ def _call_args(fn: Callable[..., Any], message: str) -> dict[str, Any] | None:
 
 def _show_call(fn: Callable[..., Any], args: dict[str, Any]) -> str:
     return f"{fn.__name__}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
+
+
+def answer_text(value: object) -> str:
+    """What the implementation did on a counterexample's input, in words (never a repr)."""
+    if not isinstance(value, Run):
+        return json.dumps(value, default=str)
+    r = value.record
+    parts = [f"result {json.dumps(r['result'])}"]
+    if r["fault"]:
+        parts.append(f"{r['fault']['kind']} in {r['fault']['where']}: {r['fault']['why']}")
+    if r["violations"]:
+        parts.append("violates " + ", ".join(sorted(r["violations"])))
+    if r["spec_mismatch"]:
+        parts.append(f"differs from the spec: {r['spec_mismatch'][0]}")
+    return "; ".join(parts)
 
 
 def _checkable(fn: Callable[..., Any], index: int | None, budget: float) -> Any:
@@ -131,6 +147,7 @@ def check_condition(task: tuple[str, str, int | None, float]) -> Verdict:
         kind = message.state if message else MessageType.CANNOT_CONFIRM
         verdict.detail = message.message if message else "no answer"
         if kind == MessageType.CONFIRMED:
+            verdict.exhausted = True
             verdict.status = VERIFIED if not verdict.counterexamples else COUNTEREXAMPLE
             return verdict
         if kind == MessageType.CANNOT_CONFIRM:
@@ -161,7 +178,7 @@ def _counterexample(
     try:
         with checking(variant):
             value = fn(**args)
-        answer, shown = repr(value), symptoms(value)
+        answer, shown = answer_text(value), symptoms(value)
         trace = list(value.trace) if isinstance(value, Run) else None
     except Exception:  # the scenario itself broke: show CrossHair's report
         answer, shown, trace = message, set(), None
