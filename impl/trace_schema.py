@@ -25,6 +25,7 @@ MAX_COUNT = 2**31 - 1  # atomic_t
 MAX_SWAP_ENTRY = 2**32 - 1  # swp_entry_t.val
 MAX_FAILURES = 1_000_000  # failing pte_chain allocations a trace may ask for
 MAX_LIST = 256  # pages, mms, ptes, vmas or swap slots in one world
+MAX_DEPTH = 4  # world -> mms[] -> vmas[] -> a vma: the deepest a valid line nests
 Level = Literal["raw", "caller"]
 
 Name = Annotated[
@@ -292,10 +293,12 @@ def decode_line(line: bytes) -> Op:
     """One JSON line, validated; SchemaError names the operation and the field."""
     try:
         op: Op = _DECODER.decode(line)
+    except RecursionError:  # skipping a deeply nested value the schema has no place for
+        raise SchemaError(f"nested deeper than the trace format allows ({MAX_DEPTH} levels)") from None
     except msgspec.ValidationError as why:
         try:
             name = _TAG_DECODER.decode(line).op
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):
             raise SchemaError(_message(why)) from None
         known = name in OPS and not str(why).endswith("`$.op`")
         raise SchemaError(f"{name}: {_message(why)}" if known else _message(why)) from None

@@ -14,7 +14,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from proofs.tool.cli import EXIT_FAILED, EXIT_OK, UsageError
+from proofs.tool import cli
+from proofs.tool.cli import EXIT_FAILED, EXIT_OK
 from proofs.tool.mutants.generate import Mutant, enumerate_mutants, quick_subset
 from proofs.tool.mutants.judge import BaselineFailed, Verdict, head_commit, make_copy, run_mutants
 from proofs.tool.mutants.scope import (
@@ -95,9 +96,9 @@ def write_page(markdown: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.jobs < 0:
-        raise UsageError(f"--jobs must be 0 (one per core) or a positive number, not {args.jobs}")
-    workers = args.jobs or os.cpu_count() or 1
+    workers = cli.jobs(args.jobs)
+    if args.report is not None:
+        cli.writable_file(args.report, "--report")
     report = args.report or (None if args.quick else str(DEFAULT_REPORT))
     with tempfile.TemporaryDirectory() as tmp:
         mutants = enumerate_mutants(make_copy(Path(tmp) / "scan"))
@@ -131,8 +132,7 @@ def run(args: argparse.Namespace) -> int:
             "stale_equivalents": stale,
             "mutants": [asdict(v) for v in verdicts],
         }
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(json.dumps(body, indent=1) + "\n")
+        cli.write_output(report, json.dumps(body, indent=1) + "\n", "--report")
         if not args.quick and Path(report).resolve() == DEFAULT_REPORT:
             write_page(results_markdown(body))
     for line in stale:

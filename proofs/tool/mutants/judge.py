@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -75,8 +76,26 @@ def make_copy(dest: Path) -> Path:
     return dest
 
 
+class StoppedRun(Exception):
+    """Ctrl-C: the stages running were killed and no further stage starts."""
+
+
+_running: set[subprocess.Popen[str]] = set()  # stage processes now running, in any judging thread
+_stopping = threading.Event()
+
+
+def stop_stages() -> None:
+    """End every running stage's process group, and start no other."""
+    _stopping.set()
+    for proc in list(_running):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def run_stage(stage: Stage, copy: Path, timeout: float | None) -> tuple[bool | None, float, str]:
     """(passed, seconds, output); passed is None on a timeout."""
+    if _stopping.is_set():
+        raise StoppedRun(stage.name)
     env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -88,12 +107,17 @@ def run_stage(stage: Stage, copy: Path, timeout: float | None) -> tuple[bool | N
         start_new_session=True,  # a timeout ends the stage's whole process group
         text=True,
     )
+    _running.add(proc)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         return None, time.perf_counter() - start, out
+    finally:
+        _running.discard(proc)
+    if _stopping.is_set():
+        raise StoppedRun(stage.name)
     return proc.returncode == 0, time.perf_counter() - start, out
 
 
@@ -183,11 +207,17 @@ def run_mutants(
     with tempfile.TemporaryDirectory(prefix="rmap-mutants-") as tmp:
         judge = Judge(Path(tmp), workers, quick=quick)
         verdicts: list[Verdict] = []
-        with ThreadPoolExecutor(workers) as pool:
+        pool = ThreadPoolExecutor(workers)
+        try:
             for verdict in pool.map(judge.judge, mutants):
                 verdicts.append(verdict)
                 if progress:
                     progress(verdict)
+        except KeyboardInterrupt:
+            stop_stages()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
         info = {
             "stages": [
                 {
