@@ -15,7 +15,7 @@ from impl.trace import replay
 from impl.trace_schema import OPS, WORLD_ENTRIES
 from proofs.findings import FINDINGS, Finding
 from proofs.tool.cli import build_parser, main
-from proofs.tool.docgen import invariants_page, site, sources, traces_page
+from proofs.tool.docgen import invariants_page, seed_facts, site, sources, traces_page
 from proofs.tool.paths import DOCS_SRC
 
 DOCS = sources.ROOT / "docs"
@@ -24,6 +24,22 @@ DOCS = sources.ROOT / "docs"
 def test_committed_docs_are_current(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["docs", "--check"])
     assert code == 0, f"docs/ is stale, run `rmap-verify docs`:\n{capsys.readouterr().out}"
+
+
+def test_docs_check_passes_without_the_seed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(seed_facts, "SEED_PATHS", (tmp_path / "no" / "rmap.c",))
+    assert main(["docs", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("seed check skipped: the seed is not at ")
+
+
+def test_committed_seed_facts_are_those_of_the_seed() -> None:
+    seed = seed_facts.find_seed()
+    if seed is None:
+        pytest.skip("the seed is not at ../shared/seed/rmap.c: the committed facts are used unchecked")
+    assert seed_facts.facts_of(seed.read_text(encoding="utf-8")) == seed_facts.committed()
 
 
 def test_check_lists_stale_missing_and_extra_files(tmp_path: Path) -> None:

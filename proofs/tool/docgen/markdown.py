@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from proofs.tool.docgen.sources import SEED_REF, SeedFunction, seed_function_at
+from proofs.tool.docgen.seed_facts import SeedFunction, function_at
+from proofs.tool.docgen.sources import SEED_REF
 
 # ---------------------------------------------------------------- markdown helpers
 
@@ -29,7 +30,7 @@ def seed_links(text: str, funcs: Sequence[SeedFunction], page: str = "seed.md") 
     """Turn [rmap.c:N] references into links to the seed function holding line N."""
 
     def one(line: str) -> str:
-        f = seed_function_at(funcs, int(line))
+        f = function_at(funcs, int(line))
         return line if f is None else f"[{line}]({page}#{f.name})"
 
     def link(m: re.Match[str]) -> str:

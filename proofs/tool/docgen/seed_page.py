@@ -14,7 +14,8 @@ from impl.variants import VARIANTS
 from proofs.findings import FINDINGS
 from proofs.tool.docgen.markdown import fence, table
 from proofs.tool.docgen.results import contract_status, obligation_table
-from proofs.tool.docgen.sources import ROOT, SEED_REF, Context, SeedFunction, repo_path
+from proofs.tool.docgen.seed_facts import SeedFunction
+from proofs.tool.docgen.sources import ROOT, SEED_REF, Context, repo_path
 
 # ---------------------------------------------------------------- seed cross-reference
 
@@ -54,7 +55,9 @@ def _callers_of(name: str) -> list[str]:
 def seed_page(ctx: Context) -> str:
     out = [
         "# The seed, function by function\n",
-        f"Every function of the seed (`mm/rmap.c`, Linux 2.5.31, read from `{ctx.seed_file}`), with "
+        "Every function of the seed (`mm/rmap.c`, Linux 2.5.31; its names, line ranges and summaries "
+        "are committed in `proofs/tool/docgen/seed_facts.json`, read from the file of sha256 "
+        f"`{ctx.seed_sha256[:16]}`), with "
         "its port in each variant (file and line), the seed lines the port cites as `[rmap.c:N]`, "
         "who calls it in the model, the contracts on it, the obligations about it and the "
         "findings in it.\n",

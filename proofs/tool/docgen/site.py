@@ -19,24 +19,23 @@ from pathlib import Path
 
 from proofs.findings import FINDINGS
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK
+from proofs.tool.docgen import seed_facts
 from proofs.tool.docgen.cli_page import cli_page
 from proofs.tool.docgen.findings_page import finding_page, findings_index
 from proofs.tool.docgen.invariants_page import invariants_page
 from proofs.tool.docgen.obligations_page import obligations_page
+from proofs.tool.docgen.seed_facts import SeedFacts
 from proofs.tool.docgen.seed_page import seed_page
 from proofs.tool.docgen.sources import (
     ROOT,
-    SEED_PATHS,
     Context,
     DocsError,
-    find_seed,
     load_contract_results,
     load_contracts,
     load_obligations,
     proof_results,
     prove_reports,
     repo_path,
-    seed_functions,
     z3_formulas,
 )
 from proofs.tool.docgen.traces_page import traces_page
@@ -116,21 +115,16 @@ def mkdocs_config(nav: Sequence[tuple[str, str | Sequence[tuple[str, str]]]]) ->
     return "\n".join(lines) + "\n"
 
 
-def generate() -> dict[str, str]:
-    """Every generated file: path relative to the repository -> text."""
-    seed_path = find_seed()
-    if seed_path is None:
-        raise DocsError("the seed is not at " + " or ".join(str(p) for p in SEED_PATHS))
-    seed = seed_functions(seed_path.read_text(encoding="utf-8"))
+def generate(seed: SeedFacts) -> dict[str, str]:
+    """Every generated file: path relative to the repository -> text (the seed's facts too,
+    when they were read from the seed itself)."""
     ctx = Context(
         obligations=load_obligations(),
         results=proof_results(runs := prove_reports()),
         runs=runs,
         formulas=z3_formulas(),
-        seed=seed,
-        seed_file=repo_path(seed_path)
-        if seed_path.is_relative_to(ROOT)
-        else f"../{seed_path.relative_to(ROOT.parent)}",
+        seed=seed.functions,
+        seed_sha256=seed.sha256,
         contracts=load_contracts(),
         contract_results=load_contract_results(),
     )
@@ -204,10 +198,15 @@ def write(root: Path, files: Mapping[str, str]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        files = generate()
-    except DocsError as why:
+        seed, skipped = seed_facts.current()
+        files = generate(seed)
+    except (DocsError, seed_facts.SeedFactsError) as why:
         print(f"rmap-verify docs: {why}", file=sys.stderr)
         return EXIT_FAILED
+    if skipped:
+        print(skipped)
+    else:  # read from the seed itself: the committed facts must say the same
+        files[repo_path(seed_facts.FACTS_FILE)] = seed.to_json()
     if args.check:
         bad = stale(ROOT, files)
         for rel in bad:

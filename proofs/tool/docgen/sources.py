@@ -7,7 +7,7 @@ import inspect
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,9 @@ from typing import Any
 from impl.trace import replay
 from impl.variants import VARIANTS
 from proofs.obligation import Obligation
+from proofs.tool.docgen.seed_facts import SeedFunction
 from proofs.tool.paths import RESULTS, ROOT
 
-# The seed is the project's input; CI lays shared/ beside the clone.
-SEED_PATHS = (ROOT / "seed" / "rmap.c", ROOT.parent / "shared" / "seed" / "rmap.c")
 SEED_REF = re.compile(r"\[rmap\.c:(\d+)((?:,\s*\d+)*)\]")
 
 
@@ -126,49 +125,6 @@ def z3_formulas() -> dict[str, str]:
     return {name: "\n".join(texts) for name, texts in grouped.items()}
 
 
-def find_seed() -> Path | None:
-    return next((p for p in SEED_PATHS if p.is_file()), None)
-
-
-@dataclass(frozen=True)
-class SeedFunction:
-    name: str
-    first: int  # the signature's line
-    last: int  # the closing brace
-    summary: str  # the kernel-doc line "name - what it does", or ""
-    lines: tuple[str, ...]  # the source, first..last
-
-
-def seed_functions(text: str) -> tuple[SeedFunction, ...]:
-    """Every function defined in the seed, with its lines (1-based)."""
-    lines = text.splitlines()
-    head = re.compile(r"^(?:static\s+)?(?:inline\s+)?(?:void|int|struct\s+\w+\s*\*)\s*(?:__init\s+)?(\w+)\(")
-    found = []
-    for i, line in enumerate(lines):
-        m = head.match(line)
-        if not m:
-            continue
-        j = i
-        while not lines[j].rstrip().endswith(";") and lines[j + 1].strip() != "{":
-            j += 1
-        if lines[j].rstrip().endswith(";"):
-            continue  # a declaration
-        end = next(k for k in range(j, len(lines)) if lines[k] == "}")
-        summary = ""
-        doc = re.compile(rf"^ \* {m.group(1)} - (.*)$")
-        for k in range(i - 1, max(i - 25, 0), -1):
-            if lines[k].startswith("/**"):
-                break
-            if d := doc.match(lines[k]):
-                summary = d.group(1)
-        found.append(SeedFunction(m.group(1), i + 1, end + 1, summary, tuple(lines[i : end + 1])))
-    return tuple(found)
-
-
-def seed_function_at(funcs: Sequence[SeedFunction], line: int) -> SeedFunction | None:
-    return next((f for f in funcs if f.first <= line <= f.last), None)
-
-
 @dataclass(frozen=True)
 class ContractResult:
     function: str
@@ -243,7 +199,7 @@ class Context:
     runs: dict[str, dict[str, Any]]  # variant -> its prove --json report
     formulas: dict[str, str]
     seed: tuple[SeedFunction, ...]
-    seed_file: str  # where the seed was read, for the pages
+    seed_sha256: str  # of the seed file the facts were read from
     contracts: dict[str, Contract]
     contract_results: dict[str, list[ContractResult]]
 
