@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -15,7 +16,7 @@ from impl.trace import replay
 from impl.trace_schema import OPS, WORLD_ENTRIES
 from proofs.findings import FINDINGS, Finding
 from proofs.tool.cli import build_parser, main
-from proofs.tool.docgen import invariants_page, seed_facts, site, sources, traces_page
+from proofs.tool.docgen import figures, invariants_page, seed_facts, site, sources, traces_page
 from proofs.tool.paths import DOCS_SRC
 
 DOCS = sources.ROOT / "docs"
@@ -40,6 +41,20 @@ def test_committed_seed_facts_are_those_of_the_seed() -> None:
     if seed is None:
         pytest.skip("the seed is not at ../shared/seed/rmap.c: the committed facts are used unchecked")
     assert seed_facts.facts_of(seed.read_text(encoding="utf-8")) == seed_facts.committed()
+
+
+def test_a_figure_typed_by_hand_in_docs_src_fails_generation() -> None:
+    assert figures.hand_typed("p.md", "the suite took 15.6 s, 34 obligations\n[ 8/38] proved") == [
+        "docs_src/p.md:1: '15.6 s'",
+        "docs_src/p.md:1: '34 obligations'",
+        "docs_src/p.md:2: '[ 8/38]'",
+    ]
+    assert figures.hand_typed("p.md", "took {{ prove-fixed:totals.seconds }} s; F1, rmap.c:58, n=14 s") == []
+    committed = json.loads((sources.RESULTS / "prove-fixed.json").read_text())
+    text = "{{ prove-fixed:totals.obligations }} {{ code:proofs.tool.cli.EXIT_USAGE }}"
+    assert figures.fill("p.md", text) == f"{committed['totals']['obligations']} 2"
+    with pytest.raises(sources.DocsError, match=r"no totals\.nothing there"):
+        figures.fill("p.md", "{{ prove-fixed:totals.nothing }}")
 
 
 def test_check_lists_stale_missing_and_extra_files(tmp_path: Path) -> None:

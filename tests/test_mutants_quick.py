@@ -18,7 +18,7 @@ from proofs.tool.mutants import judge as judging
 from proofs.tool.mutants.command import stale_equivalents, summarize
 from proofs.tool.mutants.generate import Mutant, enumerate_mutants
 from proofs.tool.mutants.judge import Judge, Verdict, make_copy
-from proofs.tool.mutants.scope import DEFAULT_REPORT, EQUIVALENT, SCOPE, Stage
+from proofs.tool.mutants.scope import DEFAULT_REPORT, EQUIVALENT, MIN_SCORE, SCOPE, Stage
 from proofs.tool.paths import ROOT
 
 
@@ -81,7 +81,7 @@ def test_committed_report_has_no_unexplained_survivor() -> None:
             assert m["ident"] in EQUIVALENT and m["reason"] == EQUIVALENT[m["ident"]].reason
         else:
             assert m["killed_by"]
-    assert report["totals"]["score"] >= 0.95
+    assert report["totals"]["score"] >= MIN_SCORE
     assert report["totals"] == summarize(Verdict(**m) for m in report["mutants"])
 
 

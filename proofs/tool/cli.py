@@ -23,6 +23,7 @@ from typing import NoReturn
 from impl.variants import VARIANTS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_TIMEOUT = 60.0  # seconds per solver query
 
 
 class UsageError(Exception):
@@ -166,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXPRESSION",
         help="select by an expression: words, and, or, not, ( )",
     )
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per solver query (default 60)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per solver query (default {DEFAULT_TIMEOUT:g})",
+    )
     p.add_argument("--jobs", type=int, default=0, help="parallel processes (default: one per core)")
     _report_options(p)
     p.add_argument(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from proofs.findings import FINDINGS
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK
-from proofs.tool.docgen import seed_facts
+from proofs.tool.docgen import figures, seed_facts
 from proofs.tool.docgen.cli_page import cli_page
 from proofs.tool.docgen.findings_page import finding_page, findings_index
 from proofs.tool.docgen.invariants_page import invariants_page
@@ -130,8 +130,14 @@ def generate(seed: SeedFacts) -> dict[str, str]:
     )
     pages: dict[str, str] = {}
     src = _src_pages()
+    typed = [f for name, text in src for f in figures.hand_typed(name, text)]
+    if typed:
+        raise DocsError(
+            f"{typed[0]} is a figure typed by hand ({len(typed)} in all); write a placeholder that "
+            "takes it from proofs/results/ (proofs/tool/docgen/figures.py)"
+        )
     for name, text in src:
-        pages[name] = text
+        pages[name] = figures.fill(name, text)
     pages["invariants.md"] = invariants_page(ctx)
     pages["obligations.md"] = obligations_page(ctx)
     pages["seed.md"] = seed_page(ctx)

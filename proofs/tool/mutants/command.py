@@ -19,11 +19,8 @@ from proofs.tool.cli import EXIT_FAILED, EXIT_OK
 from proofs.tool.mutants.generate import Mutant, enumerate_mutants, quick_subset
 from proofs.tool.mutants.judge import BaselineFailed, Verdict, head_commit, make_copy, run_mutants
 from proofs.tool.mutants.scope import (
-    BEGIN,
     DEFAULT_REPORT,
-    END,
     EQUIVALENT,
-    PAGE,
     SCOPE,
     TIMEOUT_FACTOR,
     TIMEOUT_MIN,
@@ -56,45 +53,6 @@ def stale_equivalents(mutants: list[Mutant]) -> list[str]:
     ]
 
 
-def results_markdown(body: dict[str, Any]) -> str:
-    """The run's numbers and every mutant that was not killed, for docs_src/mutation.md."""
-    t = body["totals"]
-    score = "n/a" if t["score"] is None else f"{100 * t['score']:.1f}%"
-    lines = [
-        f"Run of {body['tool']} on commit `{(body['commit'] or 'unknown')[:12]}`, "
-        f"{body['seconds']:.0f} s on {os.cpu_count()} cores.",
-        "",
-        "| mutants | killed | by timeout | equivalent | survived | score |",
-        "| --- | --- | --- | --- | --- | --- |",
-        f"| {t['mutants']} | {t['killed']} | {t['timeouts']} | {t['equivalent']} | {t['survived']} "
-        f"| {score} |",
-        "",
-        "Killed, by the stage that killed them: "
-        + ", ".join(
-            f"{name} {sum((m['killed_by'] or '').startswith(name + ':') for m in body['mutants'])}"
-            for name in (s["name"] for s in body["stages"])
-        )
-        + ".",
-        "",
-        "| mutant | line | change | verdict |",
-        "| --- | --- | --- | --- |",
-    ]
-    for m in body["mutants"]:
-        if m["status"] != "killed":
-            change = m["diff"].splitlines()[-1][1:].strip().replace("|", "\\|")
-            lines.append(
-                f"| `{m['ident']}` | {m['line']} | `{change}` | {m['status']}: {m['reason'] or '-'} |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def write_page(markdown: str) -> None:
-    text = PAGE.read_text() if PAGE.exists() else f"# Mutation testing\n\n{BEGIN}\n{END}\n"
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    PAGE.write_text(f"{head}{BEGIN}\n\n{markdown}\n{END}{tail}")
-
-
 def run(args: argparse.Namespace) -> int:
     workers = cli.jobs(args.jobs)
     if args.report is not None:
@@ -122,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         body = {
             "tool": f"cosmic-ray {version('cosmic-ray')}",
             "commit": head_commit(),
+            "cores": os.cpu_count(),
             "quick": args.quick,
             "scope": {module: sorted(names) if names else "all" for module, names in SCOPE.items()},
             "killed_means": "a stage exits non-zero or times out; stages run in order until one fails",
@@ -133,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
             "mutants": [asdict(v) for v in verdicts],
         }
         cli.write_output(report, json.dumps(body, indent=1) + "\n", "--report")
-        if not args.quick and Path(report).resolve() == DEFAULT_REPORT:
-            write_page(results_markdown(body))
     for line in stale:
         print(f"stale EQUIVALENT entry {line}")
     score = "n/a" if totals["score"] is None else f"{100 * totals['score']:.1f}%"
