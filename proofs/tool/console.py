@@ -39,6 +39,9 @@ DOCUMENTED = frozenset(
     | {"chain_before", "chain_after", "env", "spec", "impl"}
 )
 _SPEC_BESIDE_IMPL = re.compile(r"^(?P<field>[^:]+): spec (?P<spec>.*), impl (?P<impl>.*)$")
+# impl.refinement words a differing record field as its dataclass repr: PteAbs(kind='page', target=1)
+_RECORD_REPR = re.compile(r"^\w+\((?P<fields>\w+=.*)\)$")
+_REPR_WORDS = {"True": "yes", "False": "no", "None": "-"}
 
 
 class _TrimmedLines(io.TextIOBase):
@@ -88,8 +91,7 @@ def text(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, str):
-        quoted = re.fullmatch(r"'([^']*)'", value)  # a repr that reached a message: drop its quotes
-        return quoted.group(1) if quoted else value
+        return _unrepr(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
@@ -100,6 +102,16 @@ def text(value: Any) -> str:
         return ", ".join(f"{k} {text(v)}" for k, v in value.items()) or "-"
     size = len(value) if isinstance(value, list | dict) else 0
     return f"({size} entries; see --json)"
+
+
+def _unrepr(value: str) -> str:
+    """A Python repr that reached a message, in words: quotes dropped, records as their fields."""
+    record = _RECORD_REPR.match(value)
+    if record:
+        fields = re.split(r", (?=\w+=)", record["fields"])
+        return ", ".join(f"{k} {_unrepr(v)}" for k, _, v in (f.partition("=") for f in fields))
+    quoted = re.fullmatch(r"'([^']*)'", value)
+    return quoted.group(1) if quoted else _REPR_WORDS.get(value, value)
 
 
 def operation(op: Mapping[str, Any]) -> str:

@@ -4,8 +4,10 @@ A word matches an item when it is a substring, in any case, of one of the
 item's keywords (for an obligation: its ident ``name [variant]``, its
 function and its property; for a contract condition: its function and its
 condition).  ``not`` binds tighter than ``and``, ``and`` tighter than
-``or``.  Anything between spaces and parentheses is a word, so
-``-k "[seed] and not try_to_unmap_one"`` works as it reads.
+``or``.  Anything between spaces and parentheses is a word, and words
+side by side are one phrase (idents have spaces), so both
+``-k "[seed] and not try_to_unmap_one"`` and ``-k "try_to_unmap refinement"``
+work as they read.
 """
 
 from __future__ import annotations
@@ -85,8 +87,11 @@ class _Parser:
             return inner
         if token in (")", *OPERATORS):
             raise self.error(f"{token!r} where a word or '(' was expected")
-        word = token.lower()
-        return lambda keys: any(word in key.lower() for key in keys)
+        words = [token]
+        while self.peek() not in (None, "(", ")", *OPERATORS):
+            words.append(self.take())
+        phrase = " ".join(words).lower()
+        return lambda keys: any(phrase in key.lower() for key in keys)
 
 
 def compile_expression(expression: str) -> Matcher:
