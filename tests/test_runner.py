@@ -118,6 +118,14 @@ def test_bad_usage_is_one_line_and_exit_2(
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+def test_list_of_the_real_registry_by_expression(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["prove", "--list", "--variant", "all", "-k", "try_to_unmap and not reclaim", "--json", "-"]
+    assert main(argv) == EXIT_OK
+    listed = json.loads(capsys.readouterr().out)
+    assert {row["function"] for row in listed} == {"try_to_unmap", "try_to_unmap_one"}
+    assert all("reclaim" not in row["ident"] for row in listed)
+
+
 def test_list_prints_the_selection_and_runs_nothing(
     registry: list[Obligation], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -112,7 +112,8 @@ def _report_options(parser: argparse.ArgumentParser, *, junit: bool = True) -> N
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="rmap-verify",
-        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        description="Check a Python port of Linux 2.5.31's mm/rmap.c (the pte_chain reverse map) against "
+        "its spec: proofs, contracts, trace replays, mutation testing and the docs generated from them.",
         epilog="Run `rmap-verify COMMAND --help` for a command's options, exit codes and examples.",
     )
     parser.add_argument("--version", action="version", version=version_text())
