@@ -94,6 +94,7 @@ def test_all_proved_exits_0_and_lists_each_with_its_time(
         (["--jobs", "-1"], "--jobs must be 0"),
         (["--timeout", "0"], "--timeout must be a positive number"),
         (["--timeout", "nan"], "--timeout must be a positive number"),
+        (["--timeout", "1e308"], "--timeout must be a positive number of seconds up to 86400"),
         (["--timeout", "soon"], "invalid float value"),
         (["--json", "."], "--json .: is a directory"),
         (["--json", ""], "--json needs a file name, not an empty string"),

@@ -152,9 +152,14 @@ def prove(
 # ------------------------------------------------------------ the command
 
 
+MAX_TIMEOUT = 86_400.0  # a day per query: beyond it the wall-clock guard stops meaning anything
+
+
 def _timeout(timeout: float) -> float:
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}")
+    if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+        raise UsageError(
+            f"--timeout must be a positive number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}"
+        )
     return timeout
 
 

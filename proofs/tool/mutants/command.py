@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         mutants = enumerate_mutants(make_copy(Path(tmp) / "scan"))
     stale = stale_equivalents(mutants)
     chosen = quick_subset(mutants) if args.quick else mutants
+    workers = min(workers, len(chosen)) or 1  # each worker is a private copy of the project
     print(f"{len(chosen)} of {len(mutants)} mutants, {workers} workers", flush=True)
     start = time.perf_counter()
 
