@@ -163,6 +163,15 @@ def test_a_bad_file_or_option_is_one_line_and_exit_2(argv: list[str], tmp_path: 
     assert not (tmp_path / "missing").exists() and not (tmp_path / "reports").exists()
 
 
+def test_standard_output_that_cannot_be_written(tmp_path: Path) -> None:
+    trace = next(iter(FINDINGS)).trace
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [*CLI, "replay", str(trace)], cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, env=_env()
+        )
+    assert "cannot write the output" in assert_one_line_usage_error(done)
+
+
 def test_closed_standard_input(tmp_path: Path) -> None:
     err = assert_one_line_usage_error(rmap_verify("replay", "-", cwd=tmp_path, shell_stdin_closed=True))
     assert "standard input is closed" in err

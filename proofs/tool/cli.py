@@ -325,9 +325,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (| head): nothing more to say to it
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_stdout()
         return EXIT_FAILED
+    except OSError as why:  # a file, or standard output (> /dev/full), that cannot be used
+        what = f"cannot use {why.filename}" if why.filename else "cannot write the output"
+        _drop_stdout()
+        print(f"{command}: error: {what}: {why.strerror or why}", file=sys.stderr)
+        return EXIT_USAGE
     return code
+
+
+def _drop_stdout() -> None:
+    """Send what is still buffered for stdout nowhere, so that exiting adds no second error."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
