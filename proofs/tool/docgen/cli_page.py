@@ -15,7 +15,10 @@ def cli_page() -> str:
     out = [
         "# Command line\n",
         "Generated from `proofs/tool/cli.py`. Every subcommand exits 0 when all it checked holds, 1 when "
-        "something does not, 2 on bad usage (one line on stderr).\n",
+        "something does not, 2 on bad usage or bad input (one line on stderr, no traceback; every option, "
+        "input and output path is checked before anything runs), and 130 when interrupted (one line; "
+        "`prove` and `contracts` first write their reports, marked incomplete). Each command's help "
+        "below says what its codes mean and gives examples.\n",
         fence("text", _help(parser)),
     ]
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
