@@ -22,7 +22,7 @@ The body writes the world as a trace (``impl.trace`` operations: the world,
 the caller paths that map the ptes, the environment, then the call) and
 replays it on the variant under check with ``impl.trace.Session``: the code
 that runs is impl/'s, and every counterexample is a trace that
-``rmap-verify replay`` replays.  ``proofs.contracts`` runs CrossHair over
+``rmap-verify replay`` replays.  ``proofs.crosshair`` runs CrossHair over
 this module; ``docs_src/contracts.md`` explains the choices.
 """
 
