@@ -15,9 +15,9 @@ Each section prints a table of medians over ``--runs`` runs:
 5. contracts: time of ``rmap-verify contracts`` per variant;
 6. concurrency: benchmarks/bench_concurrency.py's own tables, when it exists.
 
-Results go to proofs/results/bench.json and the tables into
-docs_src/benchmarks.md between the BEGIN/END markers.  Not part of the
-default tests: it takes minutes.
+Results go to proofs/results/bench.json; ``rmap-verify docs`` renders its
+tables into docs/benchmarks.md (proofs/tool/docgen/bench_tables.py).  Not
+part of the default tests: it takes minutes.
 """
 
 from __future__ import annotations
@@ -41,12 +41,11 @@ from typing import Any
 import bounded
 
 from impl.trace import replay
+from proofs.tool.docgen.bench_tables import render
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "proofs" / "results" / "bench.json"
-PAGE = ROOT / "docs_src" / "benchmarks.md"
-BEGIN, END = "<!-- BEGIN bench.py tables -->", "<!-- END bench.py tables -->"
-CLI = (sys.executable, "-c", "import sys; from proofs.cli import main; sys.exit(main())")
+CLI = (sys.executable, "-c", "import sys; from proofs.tool.cli import main; sys.exit(main())")
 MAX_CHAIN = 20
 Row = list[Any]
 
@@ -106,51 +105,6 @@ def bench_obligations(runs: int, timeout: float) -> dict[str, Any]:
     }
 
 
-def obligation_rows(result: dict[str, Any]) -> list[Row]:
-    return [
-        [ob["ident"], ob["method"], "/".join(ob["statuses"]), f"{ob['median_seconds']:.2f}"]
-        for ob in sorted(result["obligations"], key=lambda ob: (ob["variant"], ob["function"], ob["ident"]))
-    ]
-
-
-def suite_rows(result: dict[str, Any]) -> list[Row]:
-    total = {
-        v: sum(ob["median_seconds"] for ob in result["obligations"] if ob["variant"] == v)
-        for v in ("seed", "fixed")
-    }
-    rows = [[f"sum of obligation medians, {v}", f"{s:.1f}"] for v, s in total.items()]
-    rows += [
-        [f"whole suite (both variants), wall, {k}", f"{s:.1f}"]
-        for k, s in result["suite_wall_seconds"].items()
-    ]
-    return rows
-
-
-def finding_rows(result: dict[str, Any]) -> list[Row]:
-    by_finding: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for ob in result["obligations"]:
-        if ob["finding"] and ob["variant"] == "seed":
-            by_finding[ob["finding"]].append(ob)
-    rows = []
-    for fid in sorted(by_finding):
-        obs = by_finding[fid]
-        cex = [ob for ob in obs if "counterexample" in ob["statuses"]]
-        fastest = min(cex, key=lambda ob: ob["median_seconds"]) if cex else None
-        rows.append(
-            [
-                fid,
-                len(obs),
-                len(cex),
-                fastest["ident"] if fastest else "none found",
-                f"{fastest['median_seconds']:.2f}" if fastest else "-",
-            ]
-        )
-    return rows
-
-
-# ------------------------------------------------------------ 3: bounded vs unbounded
-
-
 def bench_bounded(runs: int, timeout: float) -> dict[str, Any]:
     cases = bounded.agrees_with_impl()
     rows = []
@@ -175,39 +129,6 @@ def bench_bounded(runs: int, timeout: float) -> dict[str, Any]:
         rows.append(row)
         print(f"  bounded n={n}: {row}", flush=True)
     return {"timeout": timeout, "checked_against_impl": cases, "lengths": rows}
-
-
-def bounded_rows(result: dict[str, Any], unbounded: dict[str, float]) -> list[Row]:
-    rows = []
-    for row in result["lengths"]:
-        cells: Row = [row["n"]]
-        for variant in ("fixed", "seed"):
-            r = row[variant]
-            if "median_seconds" not in r:
-                cells += [r["status"], "-"]
-                continue
-            what = r["status"] + (f" ({r['failing']})" if r["failing"] and variant == "seed" else "")
-            cells += [what, f"{r['median_seconds']:.3f}"]
-        cells.append(f"{unbounded['fixed']:.2f}" if unbounded else "-")
-        rows.append(cells)
-    return rows
-
-
-def unbounded_unmap(obligations: dict[str, Any] | None) -> dict[str, float]:
-    """The unbounded proof of try_to_unmap: the sum of its obligations' medians."""
-    if not obligations:
-        return {}
-    return {
-        v: sum(
-            ob["median_seconds"]
-            for ob in obligations["obligations"]
-            if ob["variant"] == v and ob["function"] == "try_to_unmap" and "unbounded" in ob["method"]
-        )
-        for v in ("fixed", "seed")
-    }
-
-
-# ------------------------------------------------------------ 4: replay throughput
 
 
 def random_trace(rng: random.Random, n_ops: int, n_ptes: int = 8, n_mms: int = 3) -> Iterator[str]:
@@ -291,80 +212,6 @@ def bench_concurrency(runs: int) -> dict[str, Any]:
 # ------------------------------------------------------------ output
 
 
-def table(title: str, header: Row, rows: list[Row]) -> str:
-    lines = [f"### {title}", "", "| " + " | ".join(map(str, header)) + " |"]
-    lines.append("|" + "|".join(" --- " for _ in header) + "|")
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def render(results: dict[str, Any]) -> str:
-    m = results["machine"]
-    parts = [
-        f"Measured {results['timestamp']} at commit `{results['commit']}` on {m['cores']} cores, "
-        f"Python {m['python']}, z3 {m['z3']}; medians of {results['runs']} runs.\n"
-    ]
-    obligations = results.get("obligations")
-    if obligations:
-        parts.append(
-            table(
-                "Proof obligations (one process, no other obligation running)",
-                ["obligation", "method", "status", "seconds"],
-                obligation_rows(obligations),
-            )
-        )
-        parts.append(table("The whole suite", ["run", "seconds"], suite_rows(obligations)))
-        parts.append(
-            table(
-                "Time to each finding's counterexample (seed)",
-                ["finding", "obligations", "with counterexample", "fastest", "seconds"],
-                finding_rows(obligations),
-            )
-        )
-    elif "obligations_skipped" in results:
-        parts.append(f"### Proof obligations\n\nNot measured: {results['obligations_skipped']}\n")
-    b = results["bounded"]
-    parts.append(
-        table(
-            f"try_to_unmap: bounded unrolling by chain length against the unbounded proof "
-            f"(timeout {b['timeout']:g} s; encoding checked against impl/ on "
-            f"{b['checked_against_impl']} concrete cases)",
-            ["n", "bounded, fixed", "seconds", "bounded, seed", "seconds", "unbounded (fixed), any n"],
-            bounded_rows(b, unbounded_unmap(obligations)),
-        )
-    )
-    r = results["replay"]
-    parts.append(
-        table(
-            f"Replay throughput (random traces of {r['ops_per_trace']} operations, each record checked)",
-            ["variant", "operations / s", "records with a kernel fault"],
-            [[v, r[v]["ops_per_second"], f"{100 * r[v]['faulted_share']:.1f}%"] for v in ("fixed", "seed")],
-        )
-    )
-    c = results.get("contracts")
-    if c:
-        parts.append(
-            table(
-                "rmap-verify contracts",
-                ["variant", "seconds", "exit code"],
-                [[v, c[v]["median_seconds"], c[v]["exit_codes"]] for v in ("fixed", "seed")],
-            )
-        )
-    elif "contracts_skipped" in results:
-        parts.append(f"### rmap-verify contracts\n\nNot measured: {results['contracts_skipped']}\n")
-    cc = results.get("concurrency")
-    if cc:
-        parts.append(f"### Concurrency (benchmarks/bench_concurrency.py)\n\n```\n{cc['output']}\n```\n")
-    return "\n".join(parts)
-
-
-def write_page(tables: str) -> None:
-    text = PAGE.read_text() if PAGE.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    PAGE.write_text(f"{head}{BEGIN}\n\n{tables}\n{END}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median; default 3)")
@@ -399,22 +246,21 @@ def main(argv: list[str] | None = None) -> int:
         print("replay ...", flush=True)
         results["replay"] = bench_replay(args.runs)
     if "contracts" in wanted:
-        if (ROOT / "proofs" / "contracts.py").exists():
+        if (ROOT / "proofs" / "crosshair").exists():
             print("contracts ...", flush=True)
             results["contracts"] = bench_contracts(args.runs)
         else:
-            results["contracts_skipped"] = "proofs/contracts.py does not exist yet"
+            results["contracts_skipped"] = "proofs/crosshair/ does not exist yet"
     if "concurrency" in wanted and (ROOT / "benchmarks" / "bench_concurrency.py").exists():
         print("concurrency ...", flush=True)
         results["concurrency"] = bench_concurrency(args.runs)
     if args.only:
         print(json.dumps(results, indent=1))
         return 0
-    tables = render(results)
-    print(tables)
+    print(render(results))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    write_page(tables)
+    print(f"wrote {RESULTS.relative_to(ROOT)}; run `rmap-verify docs` for docs/benchmarks.md")
     return 0
 
 

@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from proofs.interleave import World, explore, make_world
+from proofs.interleave.explore import explore
+from proofs.interleave.world import World, make_world
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "proofs" / "results" / "bench_concurrency.json"

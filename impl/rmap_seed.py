@@ -234,12 +234,7 @@ class SeedRmap:
     def try_to_unmap(self, page: Page) -> int:
         prev_pc: ChainPtr = NULL
         ret = SWAP_SUCCESS
-        if PageReserved(page):
-            BUG("try_to_unmap of a reserved page")
-        if not PageLocked(page):
-            BUG("try_to_unmap of a page that is not locked")
-        if not page.mapping:
-            BUG("try_to_unmap of a page without backing store")
+        self._pageout_checks(page)
         if PageDirect(page):
             ret = self.try_to_unmap_one(page, page.pte.direct)
             if ret == SWAP_SUCCESS:
@@ -262,13 +257,26 @@ class SeedRmap:
                     case kernel.SWAP_ERROR:
                         ret = kernel.SWAP_ERROR
                 pc = next_pc
-            # [rmap.c:313] collapse a one-entry chain to direct.
-            pc = page.pte.chain
-            if pc and not pc.next:
-                page.pte.direct = pc.ptep
-                SetPageDirect(page)
-                self.pte_chain_free(pc, NULL, None)
+            self._collapse_to_direct(page)
         return ret
+
+    def _pageout_checks(self, page: Page) -> None:
+        """[rmap.c:275-282] A page on the pageout lists: not reserved,
+        locked by its caller, and with backing store to swap out to."""
+        if PageReserved(page):
+            BUG("try_to_unmap of a reserved page")
+        if not PageLocked(page):
+            BUG("try_to_unmap of a page that is not locked")
+        if not page.mapping:
+            BUG("try_to_unmap of a page without backing store")
+
+    def _collapse_to_direct(self, page: Page) -> None:
+        """[rmap.c:310-316] After the walk, a one-entry chain becomes direct."""
+        pc = page.pte.chain
+        if pc and not pc.next:
+            page.pte.direct = pc.ptep
+            SetPageDirect(page)
+            self.pte_chain_free(pc, NULL, None)
 
     # [rmap.c:335]
     def pte_chain_free(self, pte_chain: ChainPtr, prev_pte_chain: ChainPtr, page: Page | None) -> None:

@@ -1,6 +1,9 @@
 """Replaying scenarios: one JSON operation a line in, one state record out.
 
-The format is documented in docs/traces.md (generated from ``OPS`` below).
+The format is ``impl.trace_schema`` (docs/traces.md is generated from it).
+``parse_trace`` validates every line of a trace before anything runs: the
+schema of each operation and world, the consistency of each world, and
+that every name an operation uses is in the world current at that line.
 A ``Session`` holds one modelled kernel bound to one variant; ``apply``
 runs one operation and returns its record.  A kernel fault (BUG, oops,
 deadlock) is reported in the record and the world stays as the fault left
@@ -10,7 +13,6 @@ changes.  Malformed input raises ``TraceError`` with a one-line message.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,12 +22,14 @@ from impl.callers import CallerPrecondition, map_pte, reclaim, zap_pte
 from impl.invariants import violations
 from impl.kernel import (
     FLAG_NAMES,
+    MM,
     SWAP_NAMES,
     VM_LOCKED,
     Kernel,
     KernelFault,
     Page,
     PageDirect,
+    PageSwapCache,
     PG_dirty,
     PG_locked,
     PG_referenced,
@@ -37,67 +41,40 @@ from impl.kernel import (
 )
 from impl.refinement import Step
 from impl.rmap_seed import SeedRmap
+from impl.trace_schema import (
+    OPS,
+    FailAlloc,
+    Lock,
+    Map,
+    Mlock,
+    Op,
+    PageAddRmap,
+    PageRemoveRmap,
+    Reclaim,
+    Referenced,
+    SchemaError,
+    SetPage,
+    SetPte,
+    TryToUnmap,
+    TryToUnmapOne,
+    Unlock,
+    Vmas,
+    World,
+    Zap,
+    as_dict,
+    convert,
+    decode_line,
+)
 from impl.variants import make_rmap
-from impl.world import WorldError, build_world
+from impl.world import WorldError, as_world, build_world, check_vmas, make_vmas, swap_cache_problem
+
+__all__ = ["OPS", "Session", "TraceError", "parse_trace", "replay"]
 
 OTHER_CPU = "cpu1"
 
 
 class TraceError(ValueError):
     """A malformed trace line; the message is one line naming it."""
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    """One trace operation: its fields and what it does (for docs/)."""
-
-    fields: dict[str, type]
-    optional: dict[str, type]
-    doc: str
-
-
-OPS: dict[str, OpSpec] = {
-    "world": OpSpec(
-        {},
-        {"pages": list, "mms": list, "ptes": list, "swap": dict},
-        "Start over with a new world (must come first).",
-    ),
-    "map": OpSpec({"pte": str, "pfn": int}, {"dirty": bool}, "Fault or fork maps page pfn at pte (map_pte)."),
-    "zap": OpSpec({"pte": str}, {}, "munmap/exit clears pte (zap_pte)."),
-    "referenced": OpSpec({"pfn": int}, {}, "page_referenced under pte_chain_lock, as reclaim calls it."),
-    "reclaim": OpSpec({"pfn": int}, {}, "shrink_cache on page pfn (reclaim)."),
-    "page_add_rmap": OpSpec({"pfn": int, "pte": str}, {}, "Raw page_add_rmap(page, pte)."),
-    "page_remove_rmap": OpSpec({"pfn": int, "pte": str}, {}, "Raw page_remove_rmap(page, pte)."),
-    "try_to_unmap": OpSpec({"pfn": int}, {}, "Raw try_to_unmap(page); the caller's locks are not taken."),
-    "try_to_unmap_one": OpSpec({"pfn": int, "pte": str}, {}, "Raw try_to_unmap_one(page, pte)."),
-    "lock": OpSpec({"mm": str}, {}, "Another CPU takes mm's page_table_lock."),
-    "unlock": OpSpec({"mm": str}, {}, "The other CPU releases mm's page_table_lock."),
-    "set_page": OpSpec(
-        {"pfn": int},
-        {
-            "swapcache": bool,
-            "index": int,
-            "reserved": bool,
-            "locked": bool,
-            "referenced": bool,
-            "dirty": bool,
-            "mapping": str,
-        },
-        'Set page flags or fields (mapping "" clears it).',
-    ),
-    "set_pte": OpSpec(
-        {"pte": str}, {"young": bool, "dirty": bool}, "Set the hardware bits of a present pte."
-    ),
-    "mlock": OpSpec(
-        {"mm": str, "address": int},
-        {"on": bool},
-        "Set (or with on=false clear) VM_LOCKED on the vma containing address.",
-    ),
-    "vmas": OpSpec(
-        {"mm": str, "vmas": list}, {}, "Replace mm's vmas ({start, end, locked}); a gap models mremap/munmap."
-    ),
-    "fail_alloc": OpSpec({"n": int}, {}, "The next n GFP_ATOMIC pte_chain allocations fail."),
-}
 
 
 @dataclass
@@ -110,8 +87,8 @@ class Session:
     rmap: SeedRmap | None = None
     _flushes_seen: int = 0
 
-    def start(self, desc: Mapping[str, Any]) -> None:
-        self.k = build_world(desc)
+    def start(self, world: World) -> None:
+        self.k = build_world(world)
         self.rmap = make_rmap(self.variant, self.k, debug_rmap=self.debug_rmap)
         self._flushes_seen = 0
 
@@ -127,15 +104,17 @@ class Session:
             raise TraceError(f"unknown pte {name!r}")
         return self.k.ptes[name]
 
-    def mm_named(self, name: str) -> Any:
+    def mm_named(self, name: str) -> MM:
         if name not in self.k.mms:
             raise TraceError(f"unknown mm {name!r}")
         return self.k.mms[name]
 
-    def apply(self, op: Mapping[str, Any]) -> dict[str, Any]:
-        """Run one operation and return its state record."""
-        name = _check_op(op)
-        if name == "world":
+    def apply(self, op: Mapping[str, Any] | Op) -> dict[str, Any]:
+        """Run one operation (validated here when given as plain data) and return its state record."""
+        if not isinstance(op, Op):
+            op = _validated(op)
+        name = _name(op)
+        if isinstance(op, World):
             try:
                 self.start(op)
             except WorldError as why:
@@ -143,10 +122,9 @@ class Session:
             return self.record(name, None)
         if self.rmap is None:
             raise TraceError("the first operation must be 'world'")
-        action = _ACTIONS[name]
-        step = Step.before(self.k, name, op)
+        step = Step.before(self.k, name, as_dict(op))
         try:
-            result = action(self, op)
+            result = _ACTIONS[type(op)](self, op)
         except CallerPrecondition as why:
             return self.record(name, None, precondition=str(why))
         except KernelFault as fault:
@@ -222,31 +200,31 @@ def pte_record(pte: Pte) -> dict[str, Any]:
 # ------------------------------------------------------------------ actions
 
 
-def _referenced(s: Session, op: Mapping[str, Any]) -> int:
-    page, k = s.page(op["pfn"]), s.k
+def _rmap(s: Session) -> SeedRmap:
+    assert s.rmap is not None
+    return s.rmap
+
+
+def _referenced(s: Session, op: Referenced) -> int:
+    page, k = s.page(op.pfn), s.k
     k.pte_chain_lock(page)
     count = _rmap(s).page_referenced(page)
     k.pte_chain_unlock(page)
     return count
 
 
-def _rmap(s: Session) -> SeedRmap:
-    assert s.rmap is not None
-    return s.rmap
-
-
-def _reclaim(s: Session, op: Mapping[str, Any]) -> dict[str, Any]:
-    r = reclaim(_rmap(s), s.page(op["pfn"]))
+def _reclaim(s: Session, op: Reclaim) -> dict[str, Any]:
+    r = reclaim(_rmap(s), s.page(op.pfn))
     swap = None if r.swap_result is None else SWAP_NAMES[r.swap_result]
     return {"referenced": r.referenced, "try_to_unmap": swap, "disposition": r.disposition}
 
 
-def _lock(s: Session, op: Mapping[str, Any], take: bool) -> None:
-    lock = s.mm_named(op["mm"]).page_table_lock
+def _lock(s: Session, mm: str, take: bool) -> None:
+    lock = s.mm_named(mm).page_table_lock
     if take and lock.holder is not None:
-        raise CallerPrecondition(f"{op['mm']}'s page_table_lock is already held by {lock.holder}")
+        raise CallerPrecondition(f"{mm}'s page_table_lock is already held by {lock.holder}")
     if not take and lock.holder != OTHER_CPU:
-        raise CallerPrecondition(f"{op['mm']}'s page_table_lock is not held by {OTHER_CPU}")
+        raise CallerPrecondition(f"{mm}'s page_table_lock is not held by {OTHER_CPU}")
     lock.holder = OTHER_CPU if take else None
 
 
@@ -259,110 +237,200 @@ _PAGE_FLAGS = {
 }
 
 
-def _set_page(s: Session, op: Mapping[str, Any]) -> None:
-    page = s.page(op["pfn"])
+def _set_page(s: Session, op: SetPage) -> None:
+    page = s.page(op.pfn)
+    given = as_dict(op)
+    swapcache = given.get("swapcache", PageSwapCache(page))
+    index = given.get("index", page.index)
+    assert isinstance(index, int)
+    problem = swap_cache_problem(page.pfn, index, s.k.swap_map) if swapcache else None
+    if problem:
+        raise TraceError(problem)
     for key, bit in _PAGE_FLAGS.items():
-        if key in op:
-            set_flag(page, bit, op[key])
-    if "index" in op:
-        page.index = op["index"]
-    if "mapping" in op:
-        page.mapping = op["mapping"] or None
+        if key in given:
+            set_flag(page, bit, bool(given[key]))
+    page.index = index
+    if "mapping" in given:
+        page.mapping = str(given["mapping"]) or None
 
 
-def _set_pte(s: Session, op: Mapping[str, Any]) -> None:
-    pte = s.pte(op["pte"])
+def _set_pte(s: Session, op: SetPte) -> None:
+    pte = s.pte(op.pte)
     if not pte.val.present:
         raise CallerPrecondition(f"{pte.name} is not present; only a present pte has young/dirty bits")
-    bits = {key: op[key] for key in ("young", "dirty") if key in op}
+    bits = {key: value for key, value in as_dict(op).items() if key in ("young", "dirty")}
     pte.val = type(pte.val)(**{**pte.val.__dict__, **bits})
 
 
-def _mlock(s: Session, op: Mapping[str, Any]) -> None:
-    mm = s.mm_named(op["mm"])
-    vma = next((v for v in mm.vmas if v.vm_start <= op["address"] < v.vm_end), None)
+def _mlock(s: Session, op: Mlock) -> None:
+    mm = s.mm_named(op.mm)
+    vma = next((v for v in mm.vmas if v.vm_start <= op.address < v.vm_end), None)
     if vma is None:
-        raise CallerPrecondition(f"no vma of {mm.name} contains address {op['address']}")
-    vma.vm_flags = vma.vm_flags | VM_LOCKED if op.get("on", True) else vma.vm_flags & ~VM_LOCKED
+        raise CallerPrecondition(f"no vma of {mm.name} contains address {op.address}")
+    vma.vm_flags = vma.vm_flags | VM_LOCKED if op.on else vma.vm_flags & ~VM_LOCKED
 
 
-def _vmas(s: Session, op: Mapping[str, Any]) -> None:
-    desc = {"mms": [{"name": op["mm"], "vmas": op["vmas"]}]}
+def _vmas(s: Session, op: Vmas) -> None:
+    mm = s.mm_named(op.mm)
     try:
-        fresh = build_world(desc).mms[op["mm"]]
+        check_vmas(f"mm {op.mm}", op.vmas)
     except WorldError as why:
         raise TraceError(str(why)) from None
-    s.mm_named(op["mm"]).vmas = fresh.vmas
+    mm.vmas = make_vmas(op.vmas)
 
 
-def _fail_alloc(s: Session, op: Mapping[str, Any]) -> None:
+def _fail_alloc(s: Session, op: FailAlloc) -> None:
     cache = s.k.pte_chain_cache
     assert cache is not None
-    cache.fail_next = op["n"]
+    cache.fail_next = op.n
 
 
-_ACTIONS: dict[str, Callable[[Session, Mapping[str, Any]], Any]] = {
-    "map": lambda s, op: map_pte(_rmap(s), s.pte(op["pte"]), s.page(op["pfn"]), dirty=op.get("dirty", False)),
-    "zap": lambda s, op: zap_pte(_rmap(s), s.pte(op["pte"])),
-    "referenced": _referenced,
-    "reclaim": _reclaim,
-    "page_add_rmap": lambda s, op: _rmap(s).page_add_rmap(s.page(op["pfn"]), s.pte(op["pte"])),
-    "page_remove_rmap": lambda s, op: _rmap(s).page_remove_rmap(s.page(op["pfn"]), s.pte(op["pte"])),
-    "try_to_unmap": lambda s, op: SWAP_NAMES[_rmap(s).try_to_unmap(s.page(op["pfn"]))],
-    "try_to_unmap_one": lambda s, op: SWAP_NAMES[
-        _rmap(s).try_to_unmap_one(s.page(op["pfn"]), s.pte(op["pte"]))
-    ],
-    "lock": lambda s, op: _lock(s, op, True),
-    "unlock": lambda s, op: _lock(s, op, False),
-    "set_page": _set_page,
-    "set_pte": _set_pte,
-    "mlock": _mlock,
-    "vmas": _vmas,
-    "fail_alloc": _fail_alloc,
+def _map(s: Session, op: Map) -> str:
+    return map_pte(_rmap(s), s.pte(op.pte), s.page(op.pfn), dirty=op.dirty)
+
+
+def _zap(s: Session, op: Zap) -> None:
+    zap_pte(_rmap(s), s.pte(op.pte))
+
+
+def _page_add_rmap(s: Session, op: PageAddRmap) -> int | None:
+    return _rmap(s).page_add_rmap(s.page(op.pfn), s.pte(op.pte))
+
+
+def _page_remove_rmap(s: Session, op: PageRemoveRmap) -> None:
+    _rmap(s).page_remove_rmap(s.page(op.pfn), s.pte(op.pte))
+
+
+def _try_to_unmap(s: Session, op: TryToUnmap) -> str:
+    return SWAP_NAMES[_rmap(s).try_to_unmap(s.page(op.pfn))]
+
+
+def _try_to_unmap_one(s: Session, op: TryToUnmapOne) -> str:
+    return SWAP_NAMES[_rmap(s).try_to_unmap_one(s.page(op.pfn), s.pte(op.pte))]
+
+
+def _lock_op(s: Session, op: Lock) -> None:
+    _lock(s, op.mm, True)
+
+
+def _unlock_op(s: Session, op: Unlock) -> None:
+    _lock(s, op.mm, False)
+
+
+_ACTIONS: dict[type[Op], Callable[[Session, Any], Any]] = {
+    Map: _map,
+    Zap: _zap,
+    Referenced: _referenced,
+    Reclaim: _reclaim,
+    PageAddRmap: _page_add_rmap,
+    PageRemoveRmap: _page_remove_rmap,
+    TryToUnmap: _try_to_unmap,
+    TryToUnmapOne: _try_to_unmap_one,
+    Lock: _lock_op,
+    Unlock: _unlock_op,
+    SetPage: _set_page,
+    SetPte: _set_pte,
+    Mlock: _mlock,
+    Vmas: _vmas,
+    FailAlloc: _fail_alloc,
 }
 
 
-def _check_op(op: Mapping[str, Any]) -> str:
-    if not isinstance(op, dict):
-        raise TraceError("an operation must be a JSON object")
-    name = op.get("op")
-    if name not in OPS:
-        raise TraceError(f"unknown operation {name!r}; known: {', '.join(OPS)}")
-    spec = OPS[name]
-    for key, kind in [*spec.fields.items(), *spec.optional.items()]:
-        if key not in op:
-            if key in spec.fields:
-                raise TraceError(f"{name} needs field {key!r}")
-            continue
-        value = op[key]
-        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-            raise TraceError(f"{name}: field {key!r} must be {kind.__name__}, not {value!r}")
-    extra = set(op) - {"op", *spec.fields, *spec.optional}
-    if extra:
-        raise TraceError(f"{name}: unknown field(s) {', '.join(sorted(extra))}")
-    return str(name)
+def _name(op: Op) -> str:
+    return str(type(op).__struct_config__.tag)
 
 
-def read_trace(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, operation) for each non-blank line; TraceError on bad JSON."""
+def _validated(op: object) -> Op:
+    try:
+        return convert(op)
+    except SchemaError as why:
+        raise TraceError(str(why)) from None
+
+
+# ------------------------------------------------------------------ reading
+
+
+@dataclass
+class _Names:
+    """What the world current at a line declares, to check each operation's names before any runs."""
+
+    pages: dict[int, tuple[bool, int]] = field(default_factory=dict)  # pfn -> (swapcache, index)
+    ptes: set[str] = field(default_factory=set)
+    mms: set[str] = field(default_factory=set)
+    swap: dict[int, int] = field(default_factory=dict)
+
+    def check(self, op: Op) -> None:
+        if isinstance(op, World):
+            try:
+                as_world(op)
+            except WorldError as why:
+                raise TraceError(str(why)) from None
+            self.pages = {p.pfn: (p.swapcache, p.index) for p in op.pages}
+            self.ptes, self.mms, self.swap = (
+                {t.name for t in op.ptes},
+                {m.name for m in op.mms},
+                dict(op.swap),
+            )
+            return
+        pfn, pte, mm = (getattr(op, key, None) for key in ("pfn", "pte", "mm"))
+        if pfn is not None and pfn not in self.pages:
+            raise TraceError(f"pfn: unknown page {pfn}")
+        if pte is not None and pte not in self.ptes:
+            raise TraceError(f"pte: unknown pte {pte!r}")
+        if mm is not None and mm not in self.mms:
+            raise TraceError(f"mm: unknown mm {mm!r}")
+        if isinstance(op, Vmas):
+            try:
+                check_vmas(f"mm {op.mm}", op.vmas)
+            except WorldError as why:
+                raise TraceError(str(why)) from None
+        if isinstance(op, SetPage):
+            given = as_dict(op)
+            swapcache, index = self.pages[op.pfn]
+            swapcache, index = bool(given.get("swapcache", swapcache)), int(str(given.get("index", index)))
+            problem = swap_cache_problem(op.pfn, index, self.swap) if swapcache else None
+            if problem:
+                raise TraceError(problem)
+            self.pages[op.pfn] = (swapcache, index)
+
+
+def parse_trace(lines: Iterable[str | bytes], source: str) -> list[tuple[int, Op]]:
+    """(line number, operation) for each non-blank line, every line checked before any runs.
+
+    TraceError names the source, the line and the field: not UTF-8 JSON, an
+    operation or world the schema rejects, an inconsistent world, a name
+    the current world does not declare, an empty trace, or a first
+    operation other than ``world``.
+    """
+    ops: list[tuple[int, Op]] = []
+    names = _Names()
     for number, line in enumerate(lines, 1):
-        if not line.strip():
+        data = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
+        if not data.strip():
             continue
         try:
-            op = json.loads(line)
-        except json.JSONDecodeError as why:
-            raise TraceError(f"{source}:{number}: not JSON ({why.msg})") from None
-        yield number, op
+            op = decode_line(data)
+            if not ops and not isinstance(op, World):
+                raise TraceError("the first operation must be 'world'")
+            names.check(op)
+        except SchemaError as why:
+            raise TraceError(f"{source}:{number}: {why}") from None
+        except TraceError as why:
+            raise TraceError(f"{source}:{number}: {_name(op)}: {why}") from None
+        ops.append((number, op))
+    if not ops:
+        raise TraceError(f"{source}: the trace is empty (its first line must be a 'world' operation)")
+    return ops
 
 
 def replay(
-    lines: Iterable[str], source: str, variant: str, *, debug_rmap: bool = False
+    lines: Iterable[str | bytes], source: str, variant: str, *, debug_rmap: bool = False
 ) -> Iterator[dict[str, Any]]:
-    """Replay a trace; yields one record per operation (with its line)."""
+    """Replay a trace, checked whole first; yields one record per operation (with its line)."""
     session = Session(variant, debug_rmap)
-    for number, op in read_trace(lines, source):
+    for number, op in parse_trace(lines, source):
         try:
             record = session.apply(op)
         except TraceError as why:
-            raise TraceError(f"{source}:{number}: {why}") from None
+            raise TraceError(f"{source}:{number}: {_name(op)}: {why}") from None
         yield {"line": number, **record}

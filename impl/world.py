@@ -1,4 +1,4 @@
-"""Making a modelled kernel from a plain description (the trace's world).
+"""Making a modelled kernel from a world (the trace's ``world`` operation).
 
 A world names its pages (by pfn), its mms with their vmas, its ptes (each
 in one mm at one address, empty or holding a swap entry) and its swap
@@ -6,11 +6,16 @@ slots.  A page's count is a *base* count, held by someone outside the
 model (page cache, swap cache); a swap slot's count includes the ptes the
 world makes hold it.  Mappings are then made by running the callers, so
 every count stays explained.
+
+``impl.trace_schema`` checks each entry on its own (keys, types, ranges);
+``check_world`` checks that the entries fit together, so that no kernel is
+built from a world the kernel could not be in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from impl.kernel import (
@@ -27,97 +32,106 @@ from impl.kernel import (
     set_flag,
     swp_entry_to_pte,
 )
+from impl.trace_schema import SchemaError, VmaEntry, World, convert
 
 
 class WorldError(ValueError):
     """The world description is malformed; the message says what is wrong."""
 
 
-def _field(obj: Mapping[str, Any], key: str, kind: type, default: Any = ..., *, what: str) -> Any:
-    if key not in obj:
-        if default is ...:
-            raise WorldError(f"{what} needs field {key!r}")
-        return default
-    value = obj[key]
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise WorldError(f"{what}: field {key!r} must be {kind.__name__}, not {value!r}")
-    return value
-
-
-def _list(obj: Mapping[str, Any], key: str, what: str) -> list[Mapping[str, Any]]:
-    items: list[Mapping[str, Any]] = _field(obj, key, list, [], what=what)
-    for item in items:
-        if not isinstance(item, dict):
-            raise WorldError(f"{what}: every entry of {key!r} must be an object")
-    return items
-
-
-def _mapping(page: Mapping[str, Any]) -> str | None:
-    """page->mapping: an address space's name, or null for none."""
-    mapping = page.get("mapping", "file")
-    if mapping is not None and not isinstance(mapping, str):
-        raise WorldError(f"world page: field 'mapping' must be a name or null, not {mapping!r}")
-    return mapping
-
-
-def build_world(desc: Mapping[str, Any]) -> Kernel:
-    """A fresh kernel holding the pages, mms, ptes and swap slots of ``desc``."""
-    k = Kernel()
-    for p in _list(desc, "pages", "world"):
-        what = "world page"
-        pfn = _field(p, "pfn", int, what=what)
-        if pfn in k.mem_map or pfn in k.io_pages:
-            raise WorldError(f"world: page {pfn} is given twice")
-        page = Page(
-            pfn,
-            count=_field(p, "count", int, 1, what=what),
-            mapping=_mapping(p),
-            index=_field(p, "index", int, 0, what=what),
-        )
-        for key, bit in (
-            ("reserved", PG_reserved),
-            ("referenced", PG_referenced),
-            ("dirty", PG_dirty),
-            ("swapcache", PG_swapcache),
-        ):
-            set_flag(page, bit, _field(p, key, bool, False, what=what))
-        (k.mem_map if _field(p, "valid", bool, True, what=what) else k.io_pages)[pfn] = page
-        k.base_count[pfn] = page.count
-    for m in _list(desc, "mms", "world"):
-        name = _field(m, "name", str, what="world mm")
-        if name in k.mms:
-            raise WorldError(f"world: mm {name!r} is given twice")
-        vmas = [
-            VMA(
-                _field(v, "start", int, what=f"vma of {name}"),
-                _field(v, "end", int, what=f"vma of {name}"),
-                VM_LOCKED if _field(v, "locked", bool, False, what=f"vma of {name}") else 0,
+def check_vmas(owner: str, vmas: Sequence[VmaEntry]) -> None:
+    """An mm's vmas: each non-empty, sorted by start and disjoint."""
+    for i, vma in enumerate(vmas):
+        if vma.start >= vma.end:
+            raise WorldError(f"{owner}.vmas[{i}]: start {vma.start:#x} is not below end {vma.end:#x}")
+        if i and vmas[i - 1].end > vma.start:
+            raise WorldError(
+                f"{owner}.vmas[{i}]: [{vma.start:#x}, {vma.end:#x}) overlaps or precedes "
+                f"vmas[{i - 1}] [{vmas[i - 1].start:#x}, {vmas[i - 1].end:#x}); give them sorted and disjoint"
             )
-            for v in _list(m, "vmas", f"mm {name}")
-        ]
-        k.mms[name] = MM(name, vmas=sorted(vmas, key=lambda v: v.vm_start))
-    swap = _field(desc, "swap", dict, {}, what="world")
-    for entry, count in swap.items():
-        if not str(entry).isdigit() or not isinstance(count, int) or isinstance(count, bool):
-            raise WorldError(f"world: swap slot {entry!r}: {count!r} is not an entry and a count")
-        k.swap_map[int(entry)] = count
-        k.swap_base[int(entry)] = count
-    for t in _list(desc, "ptes", "world"):
-        name = _field(t, "name", str, what="world pte")
-        mm = _field(t, "mm", str, what=f"pte {name}")
-        if name in k.ptes:
-            raise WorldError(f"world: pte {name!r} is given twice")
-        if mm not in k.mms:
-            raise WorldError(f"world: pte {name!r} is in unknown mm {mm!r}")
-        pte = Pte(name, k.mms[mm], _field(t, "address", int, what=f"pte {name}"))
-        entry = _field(t, "swap", int, None, what=f"pte {name}")
-        if entry is not None:
-            if entry not in k.swap_map:
-                raise WorldError(f"world: pte {name!r} holds unknown swap entry {entry}")
-            pte.val = swp_entry_to_pte(entry)
-            k.swap_base[entry] -= 1
-        k.ptes[name] = pte
-    for entry, base in k.swap_base.items():
-        if base < 0:
-            raise WorldError(f"world: swap slot {entry} counts fewer references than ptes hold it")
+
+
+def swap_cache_problem(pfn: int, index: int, slots: Mapping[int, int]) -> str | None:
+    """Why a swap-cache page at ``index`` cannot be, or None: its slot must be declared."""
+    if index not in slots:
+        return f"page {pfn} is in the swap cache at entry {index}, which is not a declared swap slot"
+    return None
+
+
+def check_world(world: World) -> None:
+    """The entries of a schema-valid world fit together; WorldError names the first that does not."""
+    pfns = Counter(p.pfn for p in world.pages)
+    mms = Counter(m.name for m in world.mms)
+    ptes = Counter(t.name for t in world.ptes)
+    places = Counter((t.mm, t.address) for t in world.ptes)
+    for what, counts in (("page", pfns), ("mm", mms), ("pte", ptes)):
+        twice = sorted(str(k) for k, n in counts.items() if n > 1)
+        if twice:
+            raise WorldError(f"{what} {twice[0]} is given twice")
+    for m in world.mms:
+        check_vmas(f"mm {m.name}", m.vmas)
+    for i, p in enumerate(world.pages):
+        problem = swap_cache_problem(p.pfn, p.index, world.swap) if p.swapcache else None
+        if problem:
+            raise WorldError(f"pages[{i}]: {problem}")
+    for i, t in enumerate(world.ptes):
+        if t.mm not in mms:
+            raise WorldError(f"ptes[{i}]: pte {t.name} is in mm {t.mm}, which is not declared")
+        if places[(t.mm, t.address)] > 1:
+            raise WorldError(f"ptes[{i}]: two ptes of mm {t.mm} are at address {t.address:#x}")
+        if t.swap is not None and t.swap not in world.swap:
+            raise WorldError(
+                f"ptes[{i}]: pte {t.name} holds swap entry {t.swap}, which is not a declared slot"
+            )
+    holders = Counter(t.swap for t in world.ptes if t.swap is not None)
+    for entry, count in sorted(world.swap.items()):
+        if holders[entry] > count:
+            raise WorldError(f"swap slot {entry} counts {count} references but {holders[entry]} ptes hold it")
+
+
+def as_world(desc: Mapping[str, Any] | World) -> World:
+    """A world from its description (the ``world`` operation, with or without ``op``), validated."""
+    if isinstance(desc, World):
+        world = desc
+    else:
+        try:
+            valid = convert({**desc, "op": "world"})
+        except SchemaError as why:
+            raise WorldError(str(why)) from None
+        assert isinstance(valid, World)
+        world = valid
+    check_world(world)
+    return world
+
+
+def make_vmas(vmas: Sequence[VmaEntry]) -> list[VMA]:
+    return [VMA(v.start, v.end, VM_LOCKED if v.locked else 0) for v in vmas]
+
+
+def build_world(desc: Mapping[str, Any] | World) -> Kernel:
+    """A fresh kernel holding the pages, mms, ptes and swap slots of ``desc``."""
+    world = as_world(desc)
+    k = Kernel()
+    for p in world.pages:
+        page = Page(p.pfn, count=p.count, mapping=p.mapping, index=p.index)
+        for on, bit in (
+            (p.reserved, PG_reserved),
+            (p.referenced, PG_referenced),
+            (p.dirty, PG_dirty),
+            (p.swapcache, PG_swapcache),
+        ):
+            set_flag(page, bit, on)
+        (k.mem_map if p.valid else k.io_pages)[p.pfn] = page
+        k.base_count[p.pfn] = page.count
+    for m in world.mms:
+        k.mms[m.name] = MM(m.name, vmas=make_vmas(m.vmas))
+    for entry, count in world.swap.items():
+        k.swap_map[entry] = count
+        k.swap_base[entry] = count
+    for t in world.ptes:
+        pte = Pte(t.name, k.mms[t.mm], t.address)
+        if t.swap is not None:
+            pte.val = swp_entry_to_pte(t.swap)
+            k.swap_base[t.swap] -= 1
+        k.ptes[t.name] = pte
     return k

@@ -2,14 +2,14 @@
 
 The z3 obligations (every rmap function and caller path, both variants)
 come from ``proofs.z3``, the interleaving and deadlock obligations from
-``proofs.concurrency``, the bounded exhaustive check of try_to_unmap's
+``proofs.interleave``, the bounded exhaustive check of try_to_unmap's
 chain surgery from ``proofs.exhaustive``.  Idents (``name [variant]``) are unique.
 """
 
 from __future__ import annotations
 
-from proofs.concurrency import OBLIGATIONS as CONCURRENCY_OBLIGATIONS
 from proofs.exhaustive import OBLIGATIONS as EXHAUSTIVE_OBLIGATIONS
+from proofs.interleave.obligations import OBLIGATIONS as CONCURRENCY_OBLIGATIONS
 from proofs.obligation import Obligation
 from proofs.z3 import OBLIGATIONS as Z3_OBLIGATIONS
 

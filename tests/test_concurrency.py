@@ -1,6 +1,6 @@
 """The locking argument: exhaustive interleavings of fault, zap and reclaim.
 
-The obligations of proofs.concurrency run here as `rmap-verify prove` runs
+The obligations of proofs.interleave.obligations run here as `rmap-verify prove` runs
 them; the deadlock witness is checked lock by lock; the state dedup is
 checked against the whole tree of schedules.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from impl.invariants import ALL_INVARIANTS
-from proofs import concurrency
-from proofs.cexreplay import checked
-from proofs.concurrency import (
+from proofs.interleave import obligations as concurrency
+from proofs.interleave.explore import explore, interleaving, is_sequential
+from proofs.interleave.obligations import (
     DEADLOCK_WORLD,
     OBLIGATIONS,
     WORLDS,
@@ -22,8 +22,9 @@ from proofs.concurrency import (
     deadlock_sequence_diagram,
     exploration,
 )
-from proofs.interleave import explore, interleaving, is_sequential, make_world
+from proofs.interleave.world import make_world
 from proofs.obligation import PROPERTIES, Obligation
+from proofs.tool.cexreplay import checked
 
 BUDGET = 60.0
 LOCKING_MD = Path(__file__).resolve().parents[1] / "docs_src" / "locking.md"
@@ -39,7 +40,7 @@ def test_obligations_are_well_formed() -> None:
     names = {inv.name for inv in ALL_INVARIANTS}
     for ob in OBLIGATIONS:
         assert ob.prop in PROPERTIES
-        assert ob.runner.startswith("proofs.concurrency:")
+        assert ob.runner.startswith("proofs.interleave.obligations:")
         assert set(ob.invariants) <= names
     props = {ob.prop for ob in OBLIGATIONS}
     assert {"deadlock freedom", "deadlock reachable", "again is transient"} <= props

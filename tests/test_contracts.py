@@ -24,13 +24,15 @@ from hypothesis import strategies as st
 import impl.rmap_seed
 from impl import contracts
 from impl.contracts import CONTRACTS, OUTCOMES, checking
+from impl.fixes import FIXES
 from impl.kernel import SWAP_SUCCESS, ptep_to_mm
 from impl.rmap_fixed import FixedRmap
 from impl.trace import replay
 from impl.variants import VARIANTS
-from proofs import contracts as command
-from proofs.cli import main
+from proofs.crosshair import check as crosshair_check
+from proofs.crosshair import command
 from proofs.findings import FINDINGS
+from proofs.tool.cli import main
 
 RESULTS = Path(__file__).parent.parent / "proofs" / "results"
 ALL_FINDINGS = sorted(f.id for f in FINDINGS)
@@ -69,7 +71,7 @@ def test_fixed_is_clean(small_bound: int) -> None:
     # report and the property test below.
     report = command.check("fixed", names=FINDING_FUNCTIONS, out=_quiet, jobs=2)
     assert report["ok"]
-    assert {c["status"] for c in report["conditions"]} == {command.VERIFIED}
+    assert {c["status"] for c in report["conditions"]} == {crosshair_check.VERIFIED}
 
 
 def test_seed_shows_every_finding_and_nothing_else(seed_report: dict[str, Any]) -> None:
@@ -85,14 +87,14 @@ def test_each_counterexample_replays_on_seed_and_holds_on_fixed(seed_report: dic
     checked = 0
     for verdict in seed_report["conditions"]:
         fn = getattr(contracts, verdict["function"])
-        post = next(p for p in command.conditions_of(fn)[1] if p.expr_source == verdict["condition"])
+        post = next(p for p in crosshair_check.conditions_of(fn)[1] if p.expr_source == verdict["condition"])
         for cex in verdict["counterexamples"]:
             if cex["variant"] != "seed":
                 continue
             last = list(replay([json.dumps(op) for op in cex["trace"]], "cex", "seed"))[-1]
             assert last["violations"] or last["spec_mismatch"] or last["fault"]
-            assert not command._holds_on(fn, post, cex["args"], "seed")
-            assert command._holds_on(fn, post, cex["args"], "fixed")
+            assert not crosshair_check._holds_on(fn, post, cex["args"], "seed")
+            assert crosshair_check._holds_on(fn, post, cex["args"], "fixed")
             checked += 1
     assert checked
 
@@ -105,8 +107,8 @@ def test_diffbehavior_differences_are_findings(seed_report: dict[str, Any]) -> N
     differences = [c for d in diffs for c in d["counterexamples"]]
     assert differences and all(c["explained_by"] for c in differences)
     shown = {i for c in differences for s in c["explained_by"] for i in s}
-    # every fix makes a difference somewhere (F1 and F2 share try_to_unmap's)
-    assert {m for m, ids in command.FIXES.items() if set(ids) & shown} == set(command.FIXES)
+    # every fix makes a difference somewhere
+    assert shown == set(FIXES)
     # with every fix it needed grafted on, the seed behaves exactly as fixed
     assert all("Confirmed" in d["detail"] for d in diffs)
 
@@ -120,11 +122,11 @@ def test_committed_report_is_current(variant: str) -> None:
     assert report["bounds"]["MAX_CHAIN"] == BOUND
     listed = [(c["function"], c["condition"]) for c in report["conditions"]]
     assert listed == [
-        (t[1], command.conditions_of(getattr(contracts, t[1]))[1][t[2]].expr_source)
+        (t[1], crosshair_check.conditions_of(getattr(contracts, t[1]))[1][t[2]].expr_source)
         for t in command.tasks(variant, 1.0)
     ]
     if variant == "fixed":
-        assert report["ok"] and {c["status"] for c in report["conditions"]} == {command.VERIFIED}
+        assert report["ok"] and {c["status"] for c in report["conditions"]} == {crosshair_check.VERIFIED}
     else:
         assert report["findings_shown"] == ALL_FINDINGS
         assert all(c["explained_by"] for v in report["conditions"] for c in v["counterexamples"])
@@ -159,9 +161,11 @@ def test_rss_off_by_one_is_caught(small_bound: int, mutant: Callable[[type], str
     name = mutant(RssOffByOne)
     report = command.check(name, names=["try_to_unmap_one", "try_to_unmap"], out=_quiet, jobs=2)
     failed = {
-        (v["function"], v["condition"]) for v in report["conditions"] if v["status"] == command.COUNTEREXAMPLE
+        (v["function"], v["condition"])
+        for v in report["conditions"]
+        if v["status"] == crosshair_check.COUNTEREXAMPLE
     }
-    assert ("try_to_unmap_one", "holds(_, COUNT)") in failed
+    assert ("try_to_unmap_one", 'holds(_, COUNT, but="count_nr_reverse_maps")') in failed
     assert ("try_to_unmap", "refines(_)") in failed and ("try_to_unmap", "holds(_, COUNT)") in failed
     assert not report["ok"]
     # no finding explains a counterexample outside seed
@@ -174,7 +178,9 @@ def test_missing_clear_page_direct_is_caught(small_bound: int, monkeypatch: pyte
     monkeypatch.setattr(impl.rmap_seed, "ClearPageDirect", lambda page: None)
     report = command.check("fixed", names=["page_remove_rmap", "zap_pte"], out=_quiet)
     failed = {
-        (v["function"], v["condition"]) for v in report["conditions"] if v["status"] == command.COUNTEREXAMPLE
+        (v["function"], v["condition"])
+        for v in report["conditions"]
+        if v["status"] == crosshair_check.COUNTEREXAMPLE
     }
     assert ("page_remove_rmap", "holds(_, STRUCTURE)") in failed
     assert ("zap_pte", "holds(_, STRUCTURE)") in failed
@@ -185,11 +191,38 @@ def test_missing_clear_page_direct_is_caught(small_bound: int, monkeypatch: pyte
 
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["contracts", "--per-condition-timeout", "0"]) == 2
-    assert "must be positive" in capsys.readouterr().err
+    assert "must be a positive number" in capsys.readouterr().err
     assert main(["contracts", "--json", "/nonexistent/dir/x.json"]) == 2
+    assert main(["contracts", "-k", "no_such_function"]) == 2
+    assert "selects none of the" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:
         main(["contracts", "--variant", "nope"])
     assert stop.value.code == 2
+
+
+def test_list_selects_by_k_expression(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["contracts", "--list", "-k", "try_to_unmap and not one and (COUNT or refines)"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "try_to_unmap      post         refines(_)",
+        "try_to_unmap      post         holds(_, COUNT)",
+        "2 conditions",
+    ]
+    assert main(["contracts", "--list", "--variant", "seed", "--json", "-", "-k", "diffbehavior"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {row["kind"] for row in listed} == {"diffbehavior"} and len(listed) == len(CONTRACTS) - 1
+
+
+def test_require_verified_fails_a_condition_only_held_within_budget(
+    small_bound: int, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    junit = tmp_path / "c.xml"
+    argv = ["contracts", "-k", "try_to_unmap and COUNT and not one", "--jobs", "1", "--junit", str(junit)]
+    assert main([*argv, "--per-condition-timeout", "0.05", "--require-verified"]) == 1
+    out = capsys.readouterr().out
+    assert "no counterexample within budget" in out and "1 not verified (--require-verified)" in out
+    assert 'failures="1"' in junit.read_text()
+    assert main([*argv, "--per-condition-timeout", "60", "--require-verified"]) == 0
+    assert 'failures="0"' in junit.read_text()
 
 
 # ------------------------------------------------------------ properties
@@ -218,7 +251,7 @@ def _arguments(fn: Callable[..., Any], data: st.DataObject) -> dict[str, Any]:
 @given(data=st.data())
 def test_property_fixed_meets_every_contract(fn: Callable[..., Any], data: st.DataObject) -> None:
     args = _arguments(fn, data)
-    pre, post = command.conditions_of(fn)
+    pre, post = crosshair_check.conditions_of(fn)
     assume(all(p.evaluate(args) for p in pre))
     with checking("fixed"):
         value = fn(**args)

@@ -13,23 +13,28 @@ from pathlib import Path
 
 import pytest
 
-from proofs import mutants
-from proofs.mutants import DEFAULT_REPORT, EQUIVALENT, Judge, Mutant, Stage
+from proofs.tool.mutants import generate
+from proofs.tool.mutants import judge as judging
+from proofs.tool.mutants.command import stale_equivalents, summarize
+from proofs.tool.mutants.generate import Mutant, enumerate_mutants
+from proofs.tool.mutants.judge import Judge, Verdict, make_copy
+from proofs.tool.mutants.scope import DEFAULT_REPORT, EQUIVALENT, MIN_SCORE, SCOPE, Stage
+from proofs.tool.paths import ROOT
 
 
 @pytest.fixture(scope="module")
 def all_mutants(tmp_path_factory: pytest.TempPathFactory) -> list[Mutant]:
-    return mutants.enumerate_mutants(mutants.make_copy(tmp_path_factory.mktemp("scan") / "copy"))
+    return enumerate_mutants(make_copy(tmp_path_factory.mktemp("scan") / "copy"))
 
 
 def test_mutants_are_valid_in_scope_and_uniquely_named(all_mutants: list[Mutant]) -> None:
     assert len(all_mutants) > 100
     assert len({m.ident for m in all_mutants}) == len(all_mutants)
-    assert {m.file for m in all_mutants} == set(mutants.SCOPE)
-    inherited = mutants.SCOPE["impl/rmap_seed.py"]
+    assert {m.file for m in all_mutants} == set(SCOPE)
+    inherited = SCOPE["impl/rmap_seed.py"]
     assert inherited and "page_referenced" in inherited and "try_to_unmap" not in inherited
     for m in all_mutants:
-        names = mutants.SCOPE[m.file]
+        names = SCOPE[m.file]
         assert names is None or m.function in names, m.ident
         assert m.diff.startswith("-") and "\n+" in m.diff, m.ident
 
@@ -47,8 +52,8 @@ def _dump(value: ast.AST | list[ast.arg] | None) -> str:
 
 def test_no_mutant_touches_an_annotation_or_a_keyword_only_marker(all_mutants: list[Mutant]) -> None:
     """On a def line only default values may change."""
-    source = (mutants.ROOT / "impl/callers.py").read_text()
-    spans, stars = mutants._unevaluated(source)
+    source = (ROOT / "impl/callers.py").read_text()
+    spans, stars = generate._unevaluated(source)
     assert stars and spans, "map_pte's bare * marker and the annotations are found"
     signatures = [m for m in all_mutants if m.mutated_line.startswith("def ")]
     assert signatures, "the default-value mutants are made"
@@ -61,7 +66,7 @@ def test_no_mutant_touches_an_annotation_or_a_keyword_only_marker(all_mutants: l
 
 
 def test_equivalent_entries_name_current_mutants_with_a_reason(all_mutants: list[Mutant]) -> None:
-    assert mutants.stale_equivalents(all_mutants) == []
+    assert stale_equivalents(all_mutants) == []
     for ident, eq in EQUIVALENT.items():
         assert len(eq.reason) > 40, f"{ident}: say why no test can tell it apart"
 
@@ -76,8 +81,8 @@ def test_committed_report_has_no_unexplained_survivor() -> None:
             assert m["ident"] in EQUIVALENT and m["reason"] == EQUIVALENT[m["ident"]].reason
         else:
             assert m["killed_by"]
-    assert report["totals"]["score"] >= 0.95
-    assert report["totals"] == mutants.summarize(mutants.Verdict(**m) for m in report["mutants"])
+    assert report["totals"]["score"] >= MIN_SCORE
+    assert report["totals"] == summarize(Verdict(**m) for m in report["mutants"])
 
 
 def test_a_mutant_is_killed_and_the_unmutated_code_passes(
@@ -94,7 +99,7 @@ def test_a_mutant_is_killed_and_the_unmutated_code_passes(
         "no:cacheprovider",
         "tests/test_rmap_branches.py",
     )
-    monkeypatch.setattr(mutants, "stages", lambda copy, quick: [Stage("tests", tests, "tests/conftest.py")])
+    monkeypatch.setattr(judging, "stages", lambda copy, quick: [Stage("tests", tests, "tests/conftest.py")])
     seed_test = "return vma is not None or vma.vm_start <= address"
     weakened = next(m for m in all_mutants if m.function == "_vma_holds" and m.mutated_line == seed_test)
     judge = Judge(tmp_path, 1)

@@ -1,7 +1,7 @@
 """Tests that kill mutants of impl/ the rest of the suite let survive.
 
 Each pins a behaviour the kernel has and the other tests happened not to
-look at; the docstring names the mutant (proofs/mutants.py ids) it kills.
+look at; the docstring names the mutant (proofs/tool/mutants ids) it kills.
 """
 
 from __future__ import annotations

@@ -25,12 +25,13 @@ import pytest
 
 from impl.invariants import ALL_INVARIANTS
 from impl.variants import VARIANTS
-from proofs.cexreplay import safe_name
 from proofs.findings import FINDINGS, finding
 from proofs.obligation import PROPERTIES, Obligation
 from proofs.registry import OBLIGATIONS
-from proofs.report import Result, failure_text
-from proofs.runner import prove
+from proofs.tool.cexreplay import safe_name
+from proofs.tool.console import failure_text
+from proofs.tool.result import Result
+from proofs.tool.runner import prove
 
 TIMEOUT = 30.0  # seconds per solver query; the target is under 2 s per obligation
 JOBS = 2

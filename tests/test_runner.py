@@ -1,7 +1,7 @@
 """``rmap-verify prove`` as a tool: selection, output, reports, exit codes.
 
-The runner is driven through ``proofs.cli.main`` over self-check
-obligations (``proofs.selfcheck``) put in place of the registry, so these
+The runner is driven through ``proofs.tool.cli.main`` over self-check
+obligations (``proofs.tool.selfcheck``) put in place of the registry, so these
 tests do not depend on the z3 obligations.
 """
 
@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from impl.trace import replay
-from proofs import selfcheck
-from proofs.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, build_parser, main
 from proofs.obligation import Obligation
-from proofs.report import is_bounded
-from proofs.runner import execute, select
+from proofs.tool import selfcheck
+from proofs.tool.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, build_parser, main
+from proofs.tool.result import is_bounded
+from proofs.tool.runner import execute, select
 
 PROVED = [selfcheck.obligation("proves", variant) for variant in ("seed", "fixed")]
 F1_SEED = selfcheck.obligation("finds_f1", "seed", finding="F1")
@@ -43,14 +43,36 @@ def prove(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str
     return code, captured.out, captured.err
 
 
-def test_select_by_variant_and_case_insensitive_substring_of_the_ident() -> None:
+def test_select_by_variant_and_a_k_expression_over_ident_function_and_property() -> None:
     obligations = [*PROVED, F1_SEED]
     assert select(obligations, "fixed", None) == [PROVED[1]]
     assert select(obligations, "all", None) == obligations
     assert select(obligations, "all", "FINDS") == [F1_SEED]
-    assert select(obligations, "all", "proves [seed]") == [PROVED[0]]
+    assert select(obligations, "all", "proves and [seed]") == [PROVED[0]]
+    assert select(obligations, "all", "not finds") == PROVED
+    assert select(obligations, "all", "finds or [fixed]") == [PROVED[1], F1_SEED]
+    assert select(obligations, "all", "(proves or finds) and not ([fixed])") == [PROVED[0], F1_SEED]
+    assert select(obligations, "all", "selfcheck and preservation") == obligations  # function, property
+    assert select(obligations, "all", "finds_f1 [seed]") == [F1_SEED]  # words side by side: one phrase
     with pytest.raises(UsageError, match="selects none"):
         select(obligations, "fixed", "finds")
+
+
+@pytest.mark.parametrize(
+    ("expression", "why"),
+    [
+        ("a and", "ends too early"),
+        ("(a", "a '(' is not closed"),
+        ("a )", "unexpected ')'"),
+        ("or a", "'or' where a word or '(' was expected"),
+        ("", "needs an expression"),
+        ("(" * 40 + "a" + ")" * 40, "nests deeper than 32"),
+        ("a " * 600, "longer than 1000"),
+    ],
+)
+def test_a_malformed_k_expression_is_a_usage_error(expression: str, why: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(why)):
+        select(PROVED, "all", expression)
 
 
 def test_all_proved_exits_0_and_lists_each_with_its_time(
@@ -68,12 +90,21 @@ def test_all_proved_exits_0_and_lists_each_with_its_time(
     "argv, message",
     [
         (["-k", "no such obligation"], "-k 'no such obligation' selects none of the 1 obligations"),
+        (["-k", "proves )"], "-k 'proves )': unexpected ')'"),
         (["--jobs", "-1"], "--jobs must be 0"),
         (["--timeout", "0"], "--timeout must be a positive number"),
         (["--timeout", "nan"], "--timeout must be a positive number"),
+        (["--timeout", "1e308"], "--timeout must be a positive number of seconds up to 86400"),
         (["--timeout", "soon"], "invalid float value"),
-        (["--json", "."], "cannot write .: not a writable file path"),
-        (["--junit", "/proc/no/such.xml"], "cannot write /proc/no/such.xml"),
+        (["--json", "."], "--json .: is a directory"),
+        (["--json", ""], "--json needs a file name, not an empty string"),
+        (["--json", "/dev/full"], "--json /dev/full: not a regular file"),
+        (["--json", "missing/dir/r.json"], "--json missing/dir/r.json: directory missing/dir does not exist"),
+        (["--junit", "/proc/no/such.xml"], "--junit /proc/no/such.xml: directory /proc/no does not exist"),
+        (["--json", "-"], "a report goes to standard output only with --list"),
+        (["--cex-dir", ""], "--cex-dir needs a directory name"),
+        (["--cex-dir", "no/such/dir"], "--cex-dir no/such/dir: directory no/such does not exist"),
+        (["--cex-dir", "/proc/cex"], "--cex-dir /proc/cex: cannot write there"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
@@ -88,17 +119,29 @@ def test_bad_usage_is_one_line_and_exit_2(
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+def test_list_of_the_real_registry_by_expression(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["prove", "--list", "--variant", "all", "-k", "try_to_unmap and not reclaim", "--json", "-"]
+    assert main(argv) == EXIT_OK
+    listed = json.loads(capsys.readouterr().out)
+    assert {row["function"] for row in listed} == {"try_to_unmap", "try_to_unmap_one"}
+    assert all("reclaim" not in row["ident"] for row in listed)
+
+
 def test_list_prints_the_selection_and_runs_nothing(
     registry: list[Obligation], capsys: pytest.CaptureFixture[str]
 ) -> None:
     registry.append(F1_SEED)
     code, out, _ = prove(capsys, "--variant", "seed", "--list")
     assert code == EXIT_OK
-    assert out.splitlines() == [
-        "selfcheck proves [seed]  (invariant preservation; selfcheck)",
-        "selfcheck finds_f1 [seed]  (invariant preservation; selfcheck; fails by F1)",
-        "2 obligations",
-    ]
+    lines = out.splitlines()
+    assert lines[0].split() == ["obligation", "property", "engine", "bounded", "fails", "by"]
+    assert lines[1].split()[:3] == ["selfcheck", "proves", "[seed]"] and "F1" not in lines[1]
+    assert lines[2].split()[:3] == ["selfcheck", "finds_f1", "[seed]"] and lines[2].endswith("F1")
+    assert lines[3:] == ["2 obligations"]
+    code, out, _ = prove(capsys, "--variant", "seed", "--list", "--json", "-")
+    listed = json.loads(out)
+    assert [row["ident"] for row in listed] == [PROVED[0].ident, F1_SEED.ident]
+    assert listed[1]["finding"] == "F1" and listed[1]["engine"] == "proofs.tool.selfcheck"
     assert not Path("reports").exists()
 
 
@@ -109,24 +152,61 @@ def test_a_counterexample_is_shown_replayed_and_explained(
     code, out, _ = prove(capsys, "--variant", "seed")
     assert code == EXIT_FAILED
     assert re.search(r"counterexample +\d+\.\d\d s  selfcheck finds_f1 \[seed\]  \(F1\)", out)
+    lines = [" ".join(line.split()) for line in out.splitlines()]
     for line in [
-        "selfcheck finds_f1 [seed]: counterexample after",
-        "  finding: F1 try_to_unmap loses a SWAP_FAIL entry when the next one unmaps",
-        "  failing conjunct: spec_rmap_complete",
-        "  last step: reclaim(pfn=1) -> ",
-        "  environment: unmap a SWAP_SUCCESS, b SWAP_FAIL; next pte_chain allocation succeeds",
-        "  before: page 1: chain [b, a] (2 nodes), count 3;",
-        "  after:  page 1: no mappings, count 2;",
-        "  spec beside α(impl state) after the step:",
-        "    rmap[1]: spec {b}, impl {}",
-        "  violates spec_rmap_complete: b maps page 1 but page 1's reverse map lacks it",
-        "  replay: rmap-verify replay reports/cex/selfcheck_finds_f1-seed.jsonl --variant seed  (shows ",
+        "COUNTEREXAMPLE selfcheck finds_f1 [seed] (",
+        "finding F1 try_to_unmap loses a SWAP_FAIL entry when the next one unmaps",
+        "failing conjunct spec_rmap_complete",
+        "last step reclaim pfn=1 -> referenced 0, try_to_unmap SWAP_FAIL, disposition activate",
+        "environment unmap a SWAP_SUCCESS, b SWAP_FAIL; next pte_chain allocation succeeds",
+        "state before after",
+        "page 1 reverse map chain b -> a (2 nodes) none changed",
+        "page 1 count 3 2 changed",
+        "spec beside α(impl) after the step:",
+        "field spec α(impl)",
+        "rmap[1] {b} {}",
+        "violated invariant how",
+        "spec_rmap_complete b maps page 1 but page 1's reverse map lacks it",
+        "replay rmap-verify replay reports/cex/selfcheck_finds_f1-seed.jsonl --variant seed (shows",
     ]:
-        assert line in out
+        assert any(shown.startswith(line) for shown in lines), line
+    assert out.index("\nSummary: 1 proved, 1 counterexample") < out.index("COUNTEREXAMPLE")
     assert re.search(r"^1 proved, 1 counterexample, 0 unknown in .* s; explained by F1 \(1\)$", out, re.M)
+    assert "{'" not in out and "['" not in out  # no Python repr
     # The written trace is the replayable artefact: replay --strict fails on it.
     trace = Path("reports/cex/selfcheck_finds_f1-seed.jsonl")
     assert main(["replay", str(trace), "--variant", "seed", "--strict"]) == EXIT_FAILED
+
+
+def test_cex_dir_places_the_counterexamples(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.append(F1_SEED)
+    Path("elsewhere").mkdir()
+    code, out, _ = prove(capsys, "--variant", "seed", "--cex-dir", "elsewhere/cex")
+    assert code == EXIT_FAILED and Path("elsewhere/cex/selfcheck_finds_f1-seed.jsonl").is_file()
+    assert "rmap-verify replay elsewhere/cex/selfcheck_finds_f1-seed.jsonl" in out
+    assert not Path("reports").exists()
+
+
+def test_an_unwritable_cex_dir_stops_before_the_run(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.append(F1_SEED)
+    Path("reports").write_text("a file where the directory would go\n")
+    code, out, err = prove(capsys, "--variant", "seed")
+    assert code == EXIT_USAGE and out == "" and len(err.splitlines()) == 1
+    assert "--cex-dir reports/cex: cannot write there" in err
+
+
+def test_results_print_in_registry_order_whatever_finishes_first(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.insert(0, selfcheck.obligation("proves_slowly", "seed"))
+    code, out, _ = prove(capsys, "--variant", "seed")
+    assert code == EXIT_OK
+    idents = [line.split("  ")[-1] for line in out.splitlines() if line.startswith("[")]
+    assert idents == ["selfcheck proves_slowly [seed]", "selfcheck proves [seed]"]
 
 
 def test_a_failure_on_seed_without_a_finding_is_flagged(
@@ -136,12 +216,13 @@ def test_a_failure_on_seed_without_a_finding_is_flagged(
     code, out, _ = prove(capsys, "--variant", "seed")
     assert code == EXIT_FAILED
     assert "(no finding explains this)" in out
-    assert "  finding: NONE - no documented finding explains this failure on seed" in out
+    assert "finding           NONE - no documented finding explains this failure on seed" in out
     assert out.rstrip().endswith("; 1 failure(s) on seed no finding explains")
 
 
 def test_json_report(registry: list[Obligation], capsys: pytest.CaptureFixture[str]) -> None:
     registry.append(F1_SEED)
+    Path("out").mkdir()
     code, _, _ = prove(capsys, "--variant", "all", "--timeout", "5", "--json", "out/prove.json")
     assert code == EXIT_FAILED
     report = json.loads(Path("out/prove.json").read_text())
@@ -151,6 +232,7 @@ def test_json_report(registry: list[Obligation], capsys: pytest.CaptureFixture[s
     totals = report["totals"]
     assert (totals["obligations"], totals["proved"], totals["counterexample"]) == (3, 2, 1)
     assert totals["passed"] is False and totals["unexplained"] == 0
+    assert totals["complete"] is True and report["not_run"] == []
     rows = {row["ident"]: row for row in report["obligations"]}
     assert list(rows) == [ob.ident for ob in [*PROVED, F1_SEED]]
     row = rows[F1_SEED.ident]

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from proofs import selfcheck
-from proofs.cexreplay import NO_REPLAY
-from proofs.cli import EXIT_FAILED, EXIT_OK
 from proofs.obligation import Obligation
 from proofs.registry import OBLIGATIONS
-from proofs.report import Result, summary_line
-from proofs.runner import exit_code, prove
+from proofs.tool import selfcheck
+from proofs.tool.cexreplay import NO_REPLAY
+from proofs.tool.cli import EXIT_FAILED, EXIT_OK
+from proofs.tool.result import Result, exit_code, summary_line
+from proofs.tool.runner import prove
 
 GUARD = 3.0  # wall-clock guard for the self-check runs (the hanging one waits this long)
 

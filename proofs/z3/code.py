@@ -285,7 +285,10 @@ def unmap_one_success(s: State, p: Any) -> State:
 
 def try_to_unmap_one(s: State, p: Any, variant: str) -> tuple[State, Any]:
     r = unmap_outcome(s, p, variant)
-    return ite(r == SWAP_SUCCESS, unmap_one_success(s, p), s), r
+    gone = unmap_one_success(s, p)
+    if variant == "fixed":
+        gone = gone.but(nr=gone.nr - 1)  # FIX(F2)
+    return ite(r == SWAP_SUCCESS, gone, s), r
 
 
 # ------------------------------------------------------------ try_to_unmap
@@ -301,8 +304,6 @@ def unmap_checks(s: State) -> State:
 def unmap_direct(s: State, variant: str) -> tuple[State, Any]:
     s1, r = try_to_unmap_one(s, s.word, variant)
     gone = s1.but(word=NULL, wpte=False, direct=False)
-    if variant == "fixed":
-        gone = gone.but(nr=gone.nr - 1)  # FIX(F2)
     return ite(r == SWAP_SUCCESS, gone, s1), r
 
 
@@ -316,8 +317,6 @@ def unmap_step(w: Walk, variant: str, position: Any = -1) -> list[tuple[Any, Wal
     next_pc = w.s.nxt[w.pc]
     s1, r = try_to_unmap_one(w.s, w.s.ptep[w.pc], variant)
     freed = pte_chain_free(s1, w.pc, w.prev, page=True)
-    if variant == "fixed":
-        freed = freed.but(nr=freed.nr - 1)  # FIX(F2)
     success = Walk(freed, next_pc, w.prev, w.ret, w.witness)
     again = Walk(s1, next_pc, w.pc, z3.IntVal(SWAP_AGAIN), position)
     # seed [rmap.c:302]: `break` keeps prev_pc; FIX(F1) makes pc prev_pc

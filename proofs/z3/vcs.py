@@ -935,9 +935,10 @@ def unmap_one_vcs(variant: str, prop: str) -> Problem:
         lambda m: z3.If(z3.And(spec_r == SWAP_SUCCESS, s0.pmm[t] == m), 1, 0),
         z3.Or(s0.dirty, z3.And(spec_r == SWAP_SUCCESS, s0.pd[t])),
     )
-    # The entry stays on the chain: try_to_unmap removes it, not this.
+    # The entry stays on the chain: try_to_unmap removes it, not this; but
+    # an unmapped pte's entry is uncounted here, where the mapping ends.
     want["rmap"] = lambda q: s0.ppos[q] >= 0
-    want["nr_reverse_maps"] = s0.nr
+    want["nr_reverse_maps"] = s0.nr - z3.If(spec_r == SWAP_SUCCESS, 1, 0)
 
     def goals() -> tuple[list[Any], Goals]:
         if prop == PRESERVE:
@@ -948,7 +949,7 @@ def unmap_one_vcs(variant: str, prop: str) -> Problem:
                 *inv.sound(s1, but=t),
                 *inv.complete(s1),
                 ("count_page_refs", s1.count == s1.base + s1.n - z3.If(gone, 1, 0)),
-                *inv.nr_count(s1),
+                ("count_nr_reverse_maps", s1.nr == s1.nr_other + s1.n - z3.If(gone, 1, 0)),
             ]
         if prop == REFINE:
             return [], [*no_fault(s1), ("result", r == spec_r), *alpha_goals(s1, want)]
@@ -971,7 +972,7 @@ def unmap_one_vcs(variant: str, prop: str) -> Problem:
                     s1.swap[s0.index] - s0.swap[s0.index] == z3.If(gone, 1, 0),
                 ),
             ),
-            ("count_nr_reverse_maps", s1.nr == s0.nr),
+            ("count_nr_reverse_maps", s1.nr == s0.nr - z3.If(gone, 1, 0)),
             ("count_pte_chain_objects", s1.live == s0.live),
         ]
 

@@ -28,17 +28,10 @@ from typing import Any
 from impl.invariants import ALL_INVARIANTS
 from impl.variants import VARIANTS
 from proofs.findings import FINDINGS
-from proofs.interleave import (
-    Exploration,
-    StepRecord,
-    Wait,
-    World,
-    explore,
-    interleaving,
-    lock_label,
-    make_world,
-    sequential_trace,
-)
+from proofs.interleave.execution import StepRecord, Wait
+from proofs.interleave.explore import Exploration, explore, interleaving
+from proofs.interleave.locks import lock_label
+from proofs.interleave.world import World, make_world, sequential_trace
 from proofs.obligation import Obligation, Outcome
 
 # The worlds every obligation explores completely (make_world's arguments:
@@ -243,7 +236,7 @@ def _obligations() -> list[Obligation]:
                 f"paths reaches a state where every unfinished path spins on a lock another holds ({sizes}).",
                 (),
                 METHOD,
-                "proofs.concurrency:prove_deadlock_freedom",
+                "proofs.interleave.obligations:prove_deadlock_freedom",
             ),
             Obligation(
                 "concurrent paths keep the invariant",
@@ -255,7 +248,7 @@ def _obligations() -> list[Obligation]:
                 f"invariant and the count equalities hold ({sizes}).",
                 tuple(inv.name for inv in ALL_INVARIANTS),
                 METHOD,
-                "proofs.concurrency:prove_consistency",
+                "proofs.interleave.obligations:prove_consistency",
                 finding="F2" if variant == "seed" else None,
             ),
             Obligation(
@@ -267,7 +260,7 @@ def _obligations() -> list[Obligation]:
                 f"deadlocks ({DEADLOCK_WORLD.name}); the witness is replayed on impl/.",
                 (),
                 f"exhaustive interleavings, breadth first ({DEADLOCK_WORLD.name}; 1 page)",
-                "proofs.concurrency:prove_deadlock_reachable",
+                "proofs.interleave.obligations:prove_deadlock_reachable",
             ),
             Obligation(
                 "SWAP_AGAIN is transient",
@@ -278,7 +271,7 @@ def _obligations() -> list[Obligation]:
                 f"released their locks, answers SWAP_AGAIN for no mapping ({sizes}).",
                 (),
                 METHOD,
-                "proofs.concurrency:prove_again_transient",
+                "proofs.interleave.obligations:prove_again_transient",
             ),
         ]
     return out

@@ -26,6 +26,12 @@ def proves(obligation: Obligation, timeout: float) -> Outcome:
     return Outcome("proved")
 
 
+def proves_slowly(obligation: Obligation, timeout: float) -> Outcome:
+    """Proved after a second: an obligation that finishes after the ones listed behind it."""
+    time.sleep(1.0)
+    return Outcome("proved")
+
+
 def finds_f1(obligation: Obligation, timeout: float) -> Outcome:
     """F1's trace: it shows the lost entry on seed and nothing on fixed."""
     return Outcome("counterexample", detail={"conjunct": "spec_rmap_complete", "trace": _f1_trace()})
@@ -73,15 +79,15 @@ def answers_unpicklable(obligation: Obligation, timeout: float) -> Outcome:
 
 
 def obligation(runner: str, variant: str = "seed", finding: str | None = None) -> Obligation:
-    """A self-check obligation run by ``proofs.selfcheck.<runner>``."""
+    """A self-check obligation run by ``proofs.tool.selfcheck.<runner>``."""
     return Obligation(
         name=f"selfcheck {runner}",
         function="selfcheck",
         prop="invariant preservation",
         variant=variant,
-        statement=f"the runner reports what proofs.selfcheck.{runner} answers",
+        statement=f"the runner reports what proofs.tool.selfcheck.{runner} answers",
         invariants=(),
         method="selfcheck",
-        runner=f"proofs.selfcheck:{runner}",
+        runner=f"proofs.tool.selfcheck:{runner}",
         finding=finding,
     )

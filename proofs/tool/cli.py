@@ -1,0 +1,344 @@
+"""``rmap-verify``: check a Python port of Linux 2.5.31's mm/rmap.c against its spec.
+
+Every subcommand exits 0 when all it checked holds, 1 when something does
+not (a proof fails, a contract has a counterexample, docs/ is stale), 2 on
+bad usage or bad input (one line on stderr, no traceback, checked before
+anything runs, output paths included), and 130 when interrupted (one line
+on stderr; prove and contracts first write their reports, marked
+incomplete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import NoReturn
+
+from impl.variants import VARIANTS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_TIMEOUT = 60.0  # seconds per solver query
+
+
+class UsageError(Exception):
+    """Bad input to a subcommand: reported in one line, exit 2."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C after a command has saved what it could; the message is the one line said."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+# subcommand -> the module whose ``run(args) -> int`` carries it out
+COMMANDS = {
+    "replay": "proofs.tool.replay_cmd",
+    "prove": "proofs.tool.runner",
+    "contracts": "proofs.crosshair.command",
+    "docs": "proofs.tool.docgen.site",
+    "mutants": "proofs.tool.mutants.command",
+}
+EXIT_CODES = """exit codes:
+  0    {ok}
+  1    {failed}
+  2    bad usage or input: one line on stderr, nothing run
+  130  interrupted (Ctrl-C){partial}"""
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def version_text() -> str:
+    return (
+        f"rmap-verify {_version('rmap-verify')} (z3-solver {_version('z3-solver')}, "
+        f"crosshair-tool {_version('crosshair-tool')}, Python {sys.version.split()[0]})"
+    )
+
+
+def _epilog(ok: str, failed: str, examples: str, *, partial: bool = False) -> str:
+    note = "; the reports written so far say complete: false" if partial else ""
+    codes = EXIT_CODES.format(ok=ok, failed=failed, partial=note)
+    return f"{codes}\n\nexamples:\n{examples}"
+
+
+def _command(
+    sub: argparse._SubParsersAction[_Parser], name: str, summary: str, description: str, epilog: str
+) -> _Parser:
+    parser: _Parser = sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=version_text())
+    return parser
+
+
+def _variant(parser: argparse.ArgumentParser, *, allow_all: bool = False, default: str = "fixed") -> None:
+    choices = [*VARIANTS, "all"] if allow_all else list(VARIANTS)
+    parser.add_argument(
+        "--variant", choices=choices, default=default, help=f"implementation (default {default})"
+    )
+
+
+def _report_options(parser: argparse.ArgumentParser, *, junit: bool = True) -> None:
+    parser.add_argument(
+        "--json",
+        dest="json_out",
+        default=None,
+        metavar="FILE",
+        help="write a machine-readable report (- for stdout)",
+    )
+    if junit:
+        parser.add_argument(
+            "--junit", dest="junit_out", default=None, metavar="FILE", help="write a JUnit XML report"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rmap-verify",
+        description="Check a Python port of Linux 2.5.31's mm/rmap.c (the pte_chain reverse map) against "
+        "its spec: proofs, contracts, trace replays, mutation testing and the docs generated from them.",
+        epilog="Run `rmap-verify COMMAND --help` for a command's options, exit codes and examples.",
+    )
+    parser.add_argument("--version", action="version", version=version_text())
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    p = _command(
+        sub,
+        "replay",
+        "replay a JSON-lines trace and print one state record a line",
+        "Replay a trace (docs/traces.md) on a variant of the port and print, for each operation, the whole "
+        "modelled state after it as one JSON line. The whole trace is checked first: a bad line anywhere "
+        "is a usage error and nothing runs.",
+        _epilog(
+            "every line replayed (with --strict: no record shows a fault, a violation or a spec mismatch)",
+            "with --strict, some record shows a fault, a violation or a spec mismatch",
+            "  rmap-verify replay proofs/findings/F1.jsonl --variant seed | tail -1\n"
+            "  rmap-verify replay reports/cex/try_to_unmap_refinement-seed.jsonl --variant seed --strict",
+        ),
+    )
+    p.add_argument("trace", help="trace file (JSON lines), or - for standard input")
+    _variant(p)
+    p.add_argument("--debug-rmap", action="store_true", help="compile in the seed's DEBUG_RMAP checks")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if any record has a fault, a violation or a spec mismatch",
+    )
+
+    p = _command(
+        sub,
+        "prove",
+        "discharge the proof obligations (z3, interleavings, exhaustive checks)",
+        "Discharge the proof obligations of proofs.registry in parallel, each in a process of its own, and "
+        "report them: one line per obligation in registry order, a summary, then every failure with its "
+        "counterexample as tables (state before and after, spec beside α(impl), the failing conjunct, the "
+        "replay command). Only 'proved' passes.",
+        _epilog(
+            "every selected obligation is proved (or --list)",
+            "some obligation is not: counterexample, unknown, timeout, vacuous or error",
+            "  rmap-verify prove\n"
+            "  rmap-verify prove --variant seed -v\n"
+            '  rmap-verify prove --list -k "try_to_unmap and not reclaim"\n'
+            '  rmap-verify prove -k "(map or zap) and not [seed]" --variant all --json r.json --junit r.xml',
+            partial=True,
+        ),
+    )
+    _variant(p, allow_all=True)
+    p.add_argument(
+        "-k",
+        dest="pattern",
+        default=None,
+        metavar="EXPRESSION",
+        help="select by an expression: words, and, or, not, ( )",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per solver query (default {DEFAULT_TIMEOUT:g})",
+    )
+    p.add_argument("--jobs", type=int, default=0, help="parallel processes (default: one per core)")
+    _report_options(p)
+    p.add_argument(
+        "--cex-dir",
+        default="reports/cex",
+        metavar="DIR",
+        help="where counterexample traces go (default reports/cex; created)",
+    )
+    p.add_argument(
+        "--list", action="store_true", help="list the selected obligations and exit (with --json: as JSON)"
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show every detail the provers report (VCs, explorations)",
+    )
+
+    p = _command(
+        sub,
+        "contracts",
+        "check the CrossHair contracts of impl/",
+        "Check every condition of the PEP 316 contracts of impl/contracts.py with CrossHair, within a "
+        "CPU-second budget per condition. A condition is verified (every path explored), holds within "
+        "budget (no counterexample, paths left), or has a counterexample; on seed each counterexample is "
+        "attributed to the findings whose fixes remove it.",
+        _epilog(
+            "no counterexample (--require-verified: every condition verified), no unexplained difference",
+            "a counterexample, an unexplained difference, an error, or (with --require-verified) a condition "
+            "only held within budget",
+            "  rmap-verify contracts --variant fixed\n"
+            "  rmap-verify contracts --list\n"
+            '  rmap-verify contracts -k "try_to_unmap and not one" --require-verified --junit c.xml',
+            partial=True,
+        ),
+    )
+    _variant(p)
+    p.add_argument(
+        "-k",
+        dest="pattern",
+        default=None,
+        metavar="EXPRESSION",
+        help="select conditions: words, and, or, not, ( )",
+    )
+    p.add_argument(
+        "--per-condition-timeout", type=float, default=None, metavar="S", help="CPU seconds per condition"
+    )
+    p.add_argument("--jobs", type=int, default=0, help="parallel processes (default: one per core)")
+    _report_options(p)
+    p.add_argument(
+        "--list", action="store_true", help="list the selected conditions and exit (with --json: as JSON)"
+    )
+    p.add_argument(
+        "--require-verified", action="store_true", help="exit 1 unless every selected condition is verified"
+    )
+
+    p = _command(
+        sub,
+        "docs",
+        "regenerate docs/ from the code and results (or check it is current)",
+        "Generate docs/ and mkdocs.yml from the code, the committed results (proofs/results/*.json) and the "
+        "prose pages of docs_src/, whose figures are placeholders filled from the results.",
+        _epilog(
+            "docs/ written (with --check: docs/ is current)",
+            "with --check, docs/ differs from what would be generated; or a results file is broken",
+            "  rmap-verify docs\n  rmap-verify docs --check",
+        ),
+    )
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 if docs/ differs from what would be generated"
+    )
+
+    p = _command(
+        sub,
+        "mutants",
+        "mutation testing of the corrected variant",
+        "Mutate the code the fixed variant runs (cosmic-ray) and judge each mutant by the tests, the proofs "
+        "and the contracts in a private copy of the committed project.",
+        _epilog(
+            "every mutant is killed or a documented equivalent",
+            "a mutant survived, or an EQUIVALENT entry is stale",
+            "  rmap-verify mutants --quick\n  rmap-verify mutants --jobs 2 --report mutants.json",
+        ),
+    )
+    p.add_argument("--quick", action="store_true", help="only the quick subset CI runs")
+    p.add_argument("--report", default=None, metavar="FILE", help="write the report here")
+    p.add_argument("--jobs", type=int, default=0, help="parallel mutants (default: one per core)")
+    return parser
+
+
+# ------------------------------------------------------------ outputs
+
+
+def writable_file(path: str, option: str) -> None:
+    """Refuse an output path before the run rather than after it: no directory is created for it."""
+    if path == "-":
+        return
+    if not path:
+        raise UsageError(f"{option} needs a file name, not an empty string")
+    target = Path(path)
+    parent = target.parent
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"{option} {path}: not a regular file")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"{option} {path}: not writable")
+
+
+def write_output(path: str, text: str, option: str) -> None:
+    """Write a report whole or not at all (a temporary file renamed into place); - is stdout."""
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, delete=False) as stream:
+            stream.write(text)
+        os.replace(stream.name, target)
+    except OSError as why:
+        Path(stream.name).unlink(missing_ok=True)
+        raise UsageError(f"{option} {path}: cannot write: {why.strerror}") from None
+
+
+def jobs(value: int) -> int:
+    """--jobs: 0 means one per core this process may run on."""
+    if value < 0:
+        raise UsageError(f"--jobs must be 0 (one per core) or a positive number, not {value}")
+    if value:
+        return value
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = f"rmap-verify {args.command}"
+    try:
+        code: int = importlib.import_module(COMMANDS[args.command]).run(args)
+    except UsageError as why:
+        print(f"{command}: error: {why}", file=sys.stderr)
+        return EXIT_USAGE
+    except Interrupted as why:
+        print(f"{command}: interrupted: {why}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (| head): nothing more to say to it
+        _drop_stdout()
+        return EXIT_FAILED
+    except OSError as why:  # a file, or standard output (> /dev/full), that cannot be used
+        what = f"cannot use {why.filename}" if why.filename else "cannot write the output"
+        _drop_stdout()
+        print(f"{command}: error: {what}: {why.strerror or why}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
+
+
+def _drop_stdout() -> None:
+    """Send what is still buffered for stdout nowhere, so that exiting adds no second error."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""``rmap-verify mutants``: run, report, and the mutation page's table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import asdict
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from proofs.tool import cli
+from proofs.tool.cli import EXIT_FAILED, EXIT_OK
+from proofs.tool.mutants.generate import Mutant, enumerate_mutants, quick_subset
+from proofs.tool.mutants.judge import BaselineFailed, Verdict, head_commit, make_copy, run_mutants
+from proofs.tool.mutants.scope import (
+    DEFAULT_REPORT,
+    EQUIVALENT,
+    SCOPE,
+    TIMEOUT_FACTOR,
+    TIMEOUT_MIN,
+)
+
+# ------------------------------------------------------------------ report
+
+
+def summarize(verdicts: Iterable[Verdict]) -> dict[str, Any]:
+    verdicts = list(verdicts)
+    count = {s: sum(v.status == s for v in verdicts) for s in ("killed", "survived", "equivalent")}
+    judged = len(verdicts) - count["equivalent"]
+    return {
+        "mutants": len(verdicts),
+        **count,
+        "timeouts": sum(bool(v.killed_by and v.killed_by.endswith(": timeout")) for v in verdicts),
+        "score": round(count["killed"] / judged, 4) if judged else None,
+    }
+
+
+def stale_equivalents(mutants: list[Mutant]) -> list[str]:
+    """EQUIVALENT entries that name no mutant, or a mutant on another line."""
+    by_id = {m.ident: m for m in mutants}
+    return [
+        f"{ident}: no such mutant"
+        if ident not in by_id
+        else f"{ident}: now mutates {by_id[ident].mutated_line!r}"
+        for ident, eq in EQUIVALENT.items()
+        if ident not in by_id or by_id[ident].mutated_line != eq.line
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    workers = cli.jobs(args.jobs)
+    if args.report is not None:
+        cli.writable_file(args.report, "--report")
+    report = args.report or (None if args.quick else str(DEFAULT_REPORT))
+    with tempfile.TemporaryDirectory() as tmp:
+        mutants = enumerate_mutants(make_copy(Path(tmp) / "scan"))
+    stale = stale_equivalents(mutants)
+    chosen = quick_subset(mutants) if args.quick else mutants
+    workers = min(workers, len(chosen)) or 1  # each worker is a private copy of the project
+    print(f"{len(chosen)} of {len(mutants)} mutants, {workers} workers", flush=True)
+    start = time.perf_counter()
+
+    def show(v: Verdict) -> None:
+        if v.status != "killed":
+            print(f"  {v.status:10} {v.ident} (line {v.line}): {v.diff.splitlines()[-1].strip()}", flush=True)
+
+    try:
+        verdicts, info = run_mutants(chosen, workers, show, quick=args.quick)
+    except BaselineFailed as why:
+        print(f"rmap-verify mutants: {why}", file=sys.stderr)
+        return EXIT_FAILED
+    seconds = time.perf_counter() - start
+    totals = summarize(verdicts)
+    if report:
+        body = {
+            "tool": f"cosmic-ray {version('cosmic-ray')}",
+            "commit": head_commit(),
+            "cores": os.cpu_count(),
+            "quick": args.quick,
+            "scope": {module: sorted(names) if names else "all" for module, names in SCOPE.items()},
+            "killed_means": "a stage exits non-zero or times out; stages run in order until one fails",
+            **info,
+            "timeout": {"factor": TIMEOUT_FACTOR, "minimum_seconds": TIMEOUT_MIN},
+            "seconds": round(seconds, 1),
+            "totals": totals,
+            "stale_equivalents": stale,
+            "mutants": [asdict(v) for v in verdicts],
+        }
+        cli.write_output(report, json.dumps(body, indent=1) + "\n", "--report")
+    for line in stale:
+        print(f"stale EQUIVALENT entry {line}")
+    score = "n/a" if totals["score"] is None else f"{100 * totals['score']:.1f}%"
+    print(
+        f"mutation score {score}: {totals['killed']} killed ({totals['timeouts']} by timeout), "
+        f"{totals['survived']} survived, {totals['equivalent']} equivalent, of {totals['mutants']} "
+        f"mutants in {seconds:.0f} s"
+    )
+    return EXIT_FAILED if totals["survived"] or stale else EXIT_OK

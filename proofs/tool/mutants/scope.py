@@ -1,0 +1,156 @@
+"""What is mutated, what judges a mutant, and the mutants no test can kill."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from impl.rmap_fixed import FixedRmap
+from impl.rmap_seed import SeedRmap
+from proofs.tool.paths import RESULTS
+
+DEFAULT_REPORT = RESULTS / "mutants.json"
+# What a private copy of the project leaves out: the environment, history,
+# caches and build outputs.  Tests may read anything else (docs_src/, docs/).
+NOT_COPIED = (
+    ".venv",
+    ".git",
+    "__pycache__",
+    "*.egg-info",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".hypothesis",
+    ".coverage",
+    "site",
+    "build",
+    "reports",
+)
+TIMEOUT_FACTOR, TIMEOUT_MIN = 4.0, 20.0
+QUICK_SIZE = 12
+MIN_SCORE = 0.95  # the committed full run's mutation score may not fall below this
+
+
+def _inherited_seed_methods() -> frozenset[str]:
+    """SeedRmap's functions that FixedRmap runs as they are (no fix overrides them)."""
+    return frozenset(
+        name
+        for name, member in vars(SeedRmap).items()
+        if inspect.isfunction(member) and getattr(FixedRmap, name) is member
+    )
+
+
+# module -> which definitions to mutate (None: all of them)
+SCOPE: dict[str, frozenset[str] | None] = {
+    "impl/fixes.py": None,
+    "impl/rmap_seed.py": _inherited_seed_methods(),
+    "impl/callers.py": None,
+}
+
+# Test files the per-mutant pytest stage leaves out, and why.  Every other
+# tests/test_*.py runs, FIRST ones first (fast and close to the code, so a
+# mutant dies early), with -x so that the first failure ends the stage.
+SKIPPED_TESTS: dict[str, str] = {
+    "test_mutants_quick.py": "runs mutants itself",
+    "test_prove_suite.py": "the prove stage runs the obligations directly",
+    "test_soundness.py": "checks the verifier (satisfiable hypotheses, stable answers), not impl/",
+    "test_runner.py": "checks the prove runner on self-check obligations, not impl/",
+    "test_contracts.py": "the contracts stage runs the contracts directly",
+    "test_docs.py": "checks docs/ against the generator; no mutant changes a docstring",
+}
+FIRST = (
+    "test_rmap_branches.py",
+    "test_callers.py",
+    "test_mutation_kills.py",
+    "test_kernel.py",
+    "test_smoke.py",
+    "test_spec.py",
+)
+
+RUN_CLI = "import sys; from proofs.tool.cli import main; sys.exit(main())"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One check a mutant must pass to survive: a command in the copy."""
+
+    name: str
+    argv: tuple[str, ...]
+    needs: str  # a file of the copy that must exist for the stage to run
+
+
+def stages(copy: Path, *, quick: bool = False) -> list[Stage]:
+    """The stages that exist in this copy of the project, cheapest first;
+    for --quick only the tests stage over the FIRST test files."""
+    found = {p.name for p in (copy / "tests").glob("test_*.py")} - set(SKIPPED_TESTS)
+    tests = [t for t in FIRST if t in found] + ([] if quick else sorted(found - set(FIRST)))
+    py = sys.executable
+    candidates = [
+        Stage(
+            "tests",
+            (py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *(f"tests/{t}" for t in tests)),
+            "tests/conftest.py",
+        ),
+        # A generous solver timeout: a mutant must not die of a loaded machine.
+        Stage(
+            "prove",
+            (py, "-c", RUN_CLI, "prove", "--variant", "fixed", "--jobs", "1", "--timeout", "120"),
+            "proofs/tool/runner.py",
+        ),
+        Stage(
+            "contracts", (py, "-c", RUN_CLI, "contracts", "--variant", "fixed"), "proofs/crosshair/command.py"
+        ),
+    ]
+    return [s for s in candidates[: 1 if quick else None] if (copy / s.needs).exists()]
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """A survivor no test can kill: the mutated line it expects, and why."""
+
+    line: str  # the mutated source line, stripped: a moved mutant id is caught
+    reason: str
+
+
+_SMALL_INT_IS = (
+    "try_to_unmap_one answers one of the constants SWAP_SUCCESS..SWAP_FAIL (the ints 0..2), and CPython "
+    "keeps a single object for each small int, so `is SWAP_SUCCESS` answers exactly as `== SWAP_SUCCESS`"
+)
+_NOTHING_BELOW_SUCCESS = (
+    "try_to_unmap_one answers SWAP_SUCCESS (0), SWAP_AGAIN (1) or SWAP_FAIL (2), never less than "
+    "SWAP_SUCCESS, so `<= SWAP_SUCCESS` holds exactly when `== SWAP_SUCCESS` does"
+)
+_PTE_EQ_IS_IDENTITY = (
+    "Pte is a dataclass(eq=False), and NULL and a misread union word define no __eq__ either, so `==` "
+    "falls back to identity and answers exactly as `is` for every value compared here"
+)
+
+# Stable mutant id -> why that mutant behaves exactly like the original.
+EQUIVALENT: dict[str, Equivalent] = {
+    "impl/fixes.py:try_to_unmap:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
+        "if ret is SWAP_SUCCESS:", _SMALL_INT_IS
+    ),
+    "impl/fixes.py:try_to_unmap:ReplaceComparisonOperator_Eq_LtE#0": Equivalent(
+        "if ret <= SWAP_SUCCESS:", _NOTHING_BELOW_SUCCESS
+    ),
+    "impl/fixes.py:try_to_unmap_one:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
+        "if ret is SWAP_SUCCESS:", _SMALL_INT_IS
+    ),
+    "impl/fixes.py:try_to_unmap_one:ReplaceComparisonOperator_Eq_LtE#0": Equivalent(
+        "if ret <= SWAP_SUCCESS:", _NOTHING_BELOW_SUCCESS
+    ),
+    "impl/rmap_seed.py:_debug_check_not_mapped:ReplaceComparisonOperator_Is_Eq#0": Equivalent(
+        "if page.pte.direct == ptep:", _PTE_EQ_IS_IDENTITY
+    ),
+    "impl/rmap_seed.py:_debug_check_not_mapped:ReplaceComparisonOperator_Is_Eq#1": Equivalent(
+        "if pc.ptep == ptep:", _PTE_EQ_IS_IDENTITY
+    ),
+    "impl/rmap_seed.py:page_remove_rmap:ReplaceComparisonOperator_Is_Eq#0": Equivalent(
+        "if page.pte.direct == ptep:", _PTE_EQ_IS_IDENTITY
+    ),
+    "impl/rmap_seed.py:page_remove_rmap:ReplaceComparisonOperator_Is_Eq#1": Equivalent(
+        "if pc.ptep == ptep:", _PTE_EQ_IS_IDENTITY
+    ),
+}

@@ -1,0 +1,287 @@
+"""``rmap-verify prove``: discharge the proof obligations in parallel and report.
+
+The selected obligations run in a pool of worker processes (one per core by
+default).  Inside its worker each obligation runs in a child process of its
+own, so that a solver which ignores its timeout (stuck in native code) or
+takes its process down is contained: after ``wall_limit(timeout)`` seconds
+the child is killed and the obligation reported as ``timeout``; a child that
+vanishes is an ``error``.  Counterexamples are replayed on impl/
+(``proofs.tool.cexreplay``) before they count.  Only ``proved`` passes: exit 0
+when every selected obligation is proved, 1 otherwise, 2 on bad usage (every
+option and output path is checked before anything runs), 130 on Ctrl-C
+after the reports of what finished are written, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TextIO
+
+from rich.table import Table
+from rich.text import Text
+
+from impl.variants import VARIANTS
+from proofs.obligation import Obligation, Outcome
+from proofs.tool import cli
+from proofs.tool.cexreplay import CEX_DIR, checked
+from proofs.tool.cli import UsageError
+from proofs.tool.console import Progress, console, facts, failure
+from proofs.tool.report import to_json, to_junit
+from proofs.tool.result import Result, exit_code, is_bounded, summary_line
+from proofs.tool.select import compile_expression
+from proofs.tool.workers import FORK, Stopped, adopt, release, run_tasks
+
+# A query may take ``timeout``; an obligation asks a few (its cases and the
+# satisfiability of its hypotheses), so the hard guard leaves room for them.
+GUARD_FACTOR, GUARD_GRACE = 3, 5.0
+ENGINES = {"proofs.z3": "z3", "proofs.interleave": "interleavings", "proofs.exhaustive": "exhaustive"}
+
+
+def wall_limit(timeout: float) -> float:
+    """Seconds of wall time after which an obligation's process is killed."""
+    return GUARD_FACTOR * timeout + GUARD_GRACE
+
+
+def keywords(ob: Obligation) -> tuple[str, ...]:
+    """What a ``-k`` word may match: the ident, the function (or caller path) and the property."""
+    return ob.ident, ob.function, ob.prop
+
+
+def engine(ob: Obligation) -> str:
+    module = ob.runner.partition(":")[0]
+    return next((name for prefix, name in ENGINES.items() if module.startswith(prefix)), module)
+
+
+def select(obligations: Sequence[Obligation], variant: str, pattern: str | None) -> list[Obligation]:
+    """The obligations of the variant (or of all) that the ``-k`` expression selects."""
+    variants = tuple(VARIANTS) if variant == "all" else (variant,)
+    of_variant = [ob for ob in obligations if ob.variant in variants]
+    matches = compile_expression(pattern) if pattern is not None else None
+    chosen = [ob for ob in of_variant if matches is None or matches(keywords(ob))]
+    if not chosen:
+        if pattern is None:
+            raise UsageError(f"there are no obligations for variant {variant}")
+        raise UsageError(f"-k {pattern!r} selects none of the {len(of_variant)} obligations ({variant})")
+    return chosen
+
+
+def _answer(obligation: Obligation, timeout: float, cex_dir: Path, conn: Connection) -> None:
+    """In the obligation's own process: run it, replay its counterexample, send the outcome."""
+    os.dup2(2, 1)  # whatever the prover prints (z3 warnings too) goes to stderr: stdout is the report
+    try:
+        outcome = checked(obligation, obligation.run(timeout), cex_dir)
+    except Exception as why:  # the replay broke: an error, never a pass
+        outcome = Outcome("error", 0.0, {"error": f"{type(why).__name__}: {why}"})
+    try:
+        conn.send(outcome)
+    except Exception as why:  # the prover put something unpicklable in its answer
+        error = f"the prover's answer cannot be sent back: {type(why).__name__}: {why}"
+        conn.send(Outcome("error", outcome.seconds, {"error": error}))
+    conn.close()
+
+
+def discharge(obligation: Obligation, timeout: float, limit: float, cex_dir: Path) -> Outcome:
+    """Run one obligation in a child process, killed after ``limit`` seconds."""
+    receiver, sender = FORK.Pipe(duplex=False)
+    child = FORK.Process(target=_answer, args=(obligation, timeout, cex_dir, sender), daemon=True)
+    start = time.perf_counter()
+    child.start()
+    adopt(child)
+    sender.close()
+    try:
+        if not receiver.poll(limit):
+            child.kill()
+            error = f"no answer within the wall-clock guard of {limit:g} s; the prover was killed"
+            return Outcome("timeout", time.perf_counter() - start, {"error": error})
+        try:
+            outcome: Outcome = receiver.recv()
+        except EOFError:
+            child.join()
+            error = f"the prover's process died (exit code {child.exitcode})"
+            return Outcome("error", time.perf_counter() - start, {"error": error})
+        return outcome
+    finally:
+        child.join()
+        release(child)
+        receiver.close()
+
+
+def _discharge_task(task: tuple[Obligation, float, float, Path]) -> Outcome:
+    return discharge(*task)
+
+
+def _worker_failed(why: BaseException) -> Outcome:
+    return Outcome("error", 0.0, {"error": f"worker failed: {type(why).__name__}: {why}"})
+
+
+def prove(
+    obligations: Sequence[Obligation],
+    *,
+    timeout: float,
+    jobs: int,
+    cex_dir: Path = CEX_DIR,
+    limit: float | None = None,
+    progress: Progress | None = None,
+) -> list[Result]:
+    """Discharge the obligations on ``jobs`` processes; results in the given order.
+
+    On Ctrl-C: Stopped, holding (index, Result) of each obligation that finished."""
+    guard = wall_limit(timeout) if limit is None else limit
+    tasks = [(ob, timeout, guard, cex_dir) for ob in obligations]
+    results: dict[int, Result] = {}
+    try:
+        tick = progress.tick if progress else None
+        for i, outcome in run_tasks(_discharge_task, tasks, jobs, failed=_worker_failed, tick=tick):
+            results[i] = Result(obligations[i], outcome)
+            if progress:
+                progress.finished(i, results[i])
+    except Stopped:
+        raise Stopped(sorted(results.items())) from None
+    return [results[i] for i in range(len(obligations))]
+
+
+# ------------------------------------------------------------ the command
+
+
+MAX_TIMEOUT = 86_400.0  # a day per query: beyond it the wall-clock guard stops meaning anything
+
+
+def _timeout(timeout: float) -> float:
+    if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+        raise UsageError(
+            f"--timeout must be a positive number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}"
+        )
+    return timeout
+
+
+def prepare_cex_dir(path: str) -> Path:
+    """The counterexample directory, writable, before the run: a bad one is a usage error, not N errors."""
+    if not path:
+        raise UsageError("--cex-dir needs a directory name, not an empty string")
+    target = Path(path)
+    if not target.parent.is_dir() and target != CEX_DIR:  # the default's reports/ is ours to make
+        raise UsageError(f"--cex-dir {path}: directory {target.parent} does not exist")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=target).close()
+    except OSError as why:
+        raise UsageError(f"--cex-dir {path}: cannot write there: {why.strerror}") from None
+    return target
+
+
+def listing(obligations: Sequence[Obligation]) -> list[dict[str, object]]:
+    return [
+        {
+            "ident": ob.ident,
+            "name": ob.name,
+            "function": ob.function,
+            "property": ob.prop,
+            "variant": ob.variant,
+            "engine": engine(ob),
+            "method": ob.method,
+            "bounded": is_bounded(ob.method),
+            "invariants": list(ob.invariants),
+            "finding": ob.finding,
+            "statement": ob.statement,
+        }
+        for ob in obligations
+    ]
+
+
+def _print_list(obligations: Sequence[Obligation], out: TextIO) -> None:
+    table = Table("obligation", "property", "engine", "bounded", "fails by", box=None, pad_edge=False)
+    for ob in obligations:
+        bounded = "bounded" if is_bounded(ob.method) else "unbounded"
+        table.add_row(*(Text(c) for c in (ob.ident, ob.prop, engine(ob), bounded, ob.finding or "")))
+    show = console(out)
+    show.print(table)
+    show.print(Text(f"{len(obligations)} obligations"))
+
+
+def _print_report(
+    results: Sequence[Result], seconds: float, out: TextIO, *, verbose: bool, not_run: int
+) -> None:
+    show = console(out)
+    line = summary_line(results, seconds) + (
+        f"; INCOMPLETE: {not_run} not run (interrupted)" if not_run else ""
+    )
+    failed = [r for r in results if not r.passed]
+    show.print(Text(f"\nSummary: {line}"))
+    explained: dict[str, list[Result]] = {}
+    for r in failed:
+        explained.setdefault(r.obligation.finding or "none", []).append(r)
+    if failed:
+        show.print(
+            facts(
+                (key, f"{len(rs)} failing: " + ", ".join(r.obligation.ident for r in rs))
+                for key, rs in sorted(explained.items())
+            )
+        )
+        more = "" if verbose else " (-v adds each prover's own details)"
+        show.print(Text(f"{len(failed)} failures follow, in registry order{more}."))
+    for r in failed:
+        show.print()
+        for part in failure(r, verbose=verbose):
+            show.print(part)
+    show.print(Text(f"\n{line}"))
+
+
+def execute(args: argparse.Namespace, obligations: Sequence[Obligation], *, out: TextIO | None = None) -> int:
+    """``prove`` with its command-line arguments, over the given obligations."""
+    out = out or sys.stdout
+    jobs, timeout = cli.jobs(args.jobs), _timeout(args.timeout)
+    selected = select(obligations, args.variant, args.pattern)
+    for path, option in ((args.json_out, "--json"), (args.junit_out, "--junit")):
+        if path is not None:
+            cli.writable_file(path, option)
+    if args.list:
+        if args.json_out is not None:
+            cli.write_output(args.json_out, json.dumps(listing(selected), indent=1) + "\n", "--json")
+        if args.json_out != "-":
+            _print_list(selected, out)
+        return cli.EXIT_OK
+    if "-" in (args.json_out, args.junit_out):
+        raise UsageError("a report goes to standard output only with --list: the run's own text is there")
+    cex_dir = prepare_cex_dir(args.cex_dir)
+    progress = Progress(out, len(selected))
+    start = time.perf_counter()
+    try:
+        results = prove(selected, timeout=timeout, jobs=jobs, cex_dir=cex_dir, progress=progress)
+    except Stopped as stop:
+        results = [result for _, result in stop.done]
+    seconds = time.perf_counter() - start
+    progress.close()
+    finished = {r.obligation.ident for r in results}
+    not_run = [ob.ident for ob in selected if ob.ident not in finished]
+    _print_report(results, seconds, out, verbose=args.verbose, not_run=len(not_run))
+    if args.json_out:
+        settings = {
+            "pattern": args.pattern,
+            "timeout": timeout,
+            "jobs": jobs,
+            "wall_limit": wall_limit(timeout),
+        }
+        report = to_json(results, variant=args.variant, seconds=seconds, settings=settings, not_run=not_run)
+        cli.write_output(args.json_out, report, "--json")
+    if args.junit_out:
+        cli.write_output(args.junit_out, to_junit(results, seconds=seconds, not_run=not_run), "--junit")
+    if not_run:
+        raise cli.Interrupted(
+            f"{len(results)} of {len(selected)} obligations finished; the reports written say complete: false"
+        )
+    return exit_code(results)
+
+
+def run(args: argparse.Namespace) -> int:
+    from proofs.registry import OBLIGATIONS  # only the command needs every obligation built
+
+    return execute(args, OBLIGATIONS)

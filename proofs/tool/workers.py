@@ -1,0 +1,113 @@
+"""Tasks in worker processes, stopped cleanly by Ctrl-C, results put back in order.
+
+Workers ignore SIGINT: a Ctrl-C (which a terminal sends to the whole
+process group) is the parent's to handle, so no worker prints a traceback.
+The parent then terminates its workers; each worker first kills the
+processes it started itself (``adopt``), so no solver is left running.
+What finished before the interrupt is handed to the caller in
+``Stopped``, for a partial report.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any, Generic, TypeVar
+
+FORK = multiprocessing.get_context("fork")
+TICK = 0.25  # seconds between two looks at the running tasks (a live progress line)
+T = TypeVar("T")
+R = TypeVar("R")
+
+_adopted: set[BaseProcess] = set()  # in a worker: the processes it started and must not leave behind
+
+
+class Stopped(Exception, Generic[R]):
+    """Ctrl-C during a run: ``done`` holds (index, result) of every task that finished before it."""
+
+    def __init__(self, done: list[tuple[int, R]]) -> None:
+        super().__init__(f"{len(done)} tasks finished")
+        self.done = done
+
+
+def adopt(child: BaseProcess) -> None:
+    """A process this worker started: killed with the worker if the run is stopped."""
+    _adopted.add(child)
+
+
+def release(child: BaseProcess) -> None:
+    _adopted.discard(child)
+
+
+def _stop_worker(signum: int, frame: FrameType | None) -> None:
+    for child in list(_adopted):
+        child.kill()
+    os._exit(1)
+
+
+def _start_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def run_tasks(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    jobs: int,
+    *,
+    failed: Callable[[BaseException], R],
+    tick: Callable[[int], None] | None = None,
+) -> Iterator[tuple[int, R]]:
+    """(index, fn(item)) as each finishes, in ``jobs`` worker processes; a task whose worker broke
+    answers ``failed(exception)``.  Raises Stopped on Ctrl-C, after the workers are gone."""
+    if not items:
+        return
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=FORK, initializer=_start_worker)
+    done: list[tuple[int, R]] = []
+    try:
+        futures: dict[Future[R], int] = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=TICK, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=futures.__getitem__):
+                try:
+                    result = future.result()
+                except Exception as why:  # the worker died or could not send its answer back
+                    result = failed(why)
+                done.append((futures[future], result))
+                yield futures[future], result
+            if tick:
+                tick(sum(f.running() for f in pending))
+    except KeyboardInterrupt:
+        _terminate(pool)
+        raise Stopped(done) from None
+    pool.shutdown()
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    # The executor has no public way to stop running tasks; its worker processes do.
+    processes: dict[int, Any] = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+class InOrder(Generic[R]):
+    """Results that arrive in any order, handed on in index order as soon as every earlier one is in."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, R] = {}
+        self.next = 0
+
+    def add(self, index: int, result: R) -> list[tuple[int, R]]:
+        self.waiting[index] = result
+        ready = []
+        while self.next in self.waiting:
+            ready.append((self.next, self.waiting.pop(self.next)))
+            self.next += 1
+        return ready
