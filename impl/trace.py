@@ -68,7 +68,7 @@ from impl.trace_schema import (
 from impl.variants import make_rmap
 from impl.world import WorldError, as_world, build_world, check_vmas, make_vmas, swap_cache_problem
 
-__all__ = ["OPS", "Session", "TraceError", "parse_trace", "replay"]
+__all__ = ["OPS", "Session", "TraceError", "apply_line", "parse_trace", "replay", "replay_on"]
 
 OTHER_CPU = "cpu1"
 
@@ -423,14 +423,23 @@ def parse_trace(lines: Iterable[str | bytes], source: str) -> list[tuple[int, Op
     return ops
 
 
+def apply_line(session: Session, source: str, number: int, op: Op) -> dict[str, Any]:
+    """One parsed operation on ``session``: its record, with its line; a TraceError names the line."""
+    try:
+        record = session.apply(op)
+    except TraceError as why:
+        raise TraceError(f"{source}:{number}: {_name(op)}: {why}") from None
+    return {"line": number, **record}
+
+
 def replay(
     lines: Iterable[str | bytes], source: str, variant: str, *, debug_rmap: bool = False
 ) -> Iterator[dict[str, Any]]:
     """Replay a trace, checked whole first; yields one record per operation (with its line)."""
-    session = Session(variant, debug_rmap)
+    yield from replay_on(Session(variant, debug_rmap), lines, source)
+
+
+def replay_on(session: Session, lines: Iterable[str | bytes], source: str) -> Iterator[dict[str, Any]]:
+    """``replay`` on a session of one's own (the C oracle's ``impl.c.session.CSession``)."""
     for number, op in parse_trace(lines, source):
-        try:
-            record = session.apply(op)
-        except TraceError as why:
-            raise TraceError(f"{source}:{number}: {_name(op)}: {why}") from None
-        yield {"line": number, **record}
+        yield apply_line(session, source, number, op)

@@ -127,10 +127,6 @@ class Subprocess:
         return self._finish()
 
 
-def open_oracle(build: Build) -> Oracle:
-    return Subprocess(build) if build.sanitize else InProcess(build)
-
-
 # ---------------------------------------------------------------- sanitizers
 
 _LEAK = re.compile(r"^(Direct|Indirect) leak of (\d+) byte\(s\) in (\d+) object\(s\) allocated from:")

@@ -21,19 +21,34 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from impl import trace
-from impl.c.build import Build
 from impl.c.mirror import HOLDERS, WorldInfo, mirror
-from impl.c.native import Oracle, OracleError, code_site, open_oracle
-from impl.kernel import SWAP_NAMES, Bug, Deadlock, Kernel, KernelFault, Oops, Pte
+from impl.c.native import Oracle, OracleError, code_site
+from impl.kernel import SWAP_NAMES, Bug, Deadlock, Kernel, KernelFault, Oops
 from impl.refinement import Step
-from impl.trace import Session, TraceError
+from impl.trace import Session, TraceError, replay_on
+from impl.trace_schema import (
+    Map,
+    Op,
+    PageAddRmap,
+    PageRemoveRmap,
+    Reclaim,
+    Referenced,
+    SchemaError,
+    TryToUnmap,
+    TryToUnmapOne,
+    World,
+    Zap,
+    as_dict,
+    convert,
+)
 from impl.variants import make_rmap
 from impl.world import WorldError, build_world
 from spec.ops import ACTIVATE, FREE, KEEP
 
-# Numbers must fit the C: 52 bits for what a pte encodes (pfn << 12, entry
-# << 8), and so for every address and index; 31 for page->count (an int).
+# Every number a trace may hold fits the C as it is: the schema
+# (impl/trace_schema.py) bounds pfns, addresses, swap entries and counts
+# within what the shim's pte encoding (pfn << 12, entry << 8) and its int
+# page->count hold, and page->index is an unsigned long both ways.
 FAULTS: dict[str, type[KernelFault]] = {"BUG": Bug, "Oops": Oops, "deadlock": Deadlock}
 DISPOSITIONS = (FREE, KEEP, ACTIVATE)  # callers.c's DISP_* codes
 
@@ -41,16 +56,14 @@ DISPOSITIONS = (FREE, KEEP, ACTIVATE)  # callers.c's DISP_* codes
 Words = Callable[[Kernel, Mapping[str, Any]], str]
 
 
-def _pte_of(k: Kernel, op: Mapping[str, Any]) -> Pte:
-    return k.ptes[op["pte"]]
+def _holder(k: Kernel, op: Mapping[str, Any]) -> str:
+    mm = k.ptes[op["pte"]].mm
+    return f"{mm.name}'s page_table_lock is held by {mm.page_table_lock.holder}; the path would wait"
 
 
 PRECONDITIONS: dict[int, Words] = {
     1: lambda k, op: f"{op['pte']} is already present",
-    2: lambda k, op: (
-        f"{_pte_of(k, op).mm.name}'s page_table_lock is held by "
-        f"{_pte_of(k, op).mm.page_table_lock.holder}; the path would wait"
-    ),
+    2: _holder,
     3: lambda k, op: f"{op['pte']} holds nothing to zap",
     4: lambda k, op: f"page {op['pfn']} is reserved: not on the LRU",
     5: lambda k, op: f"page {op['pfn']} has no backing store",
@@ -59,25 +72,40 @@ PRECONDITIONS: dict[int, Words] = {
     8: lambda k, op: "pagemap_lru_lock is held",
 }
 
-# The trace operations that run seed code, so run in C.
-SEED_PATHS = frozenset(
-    (
-        "map",
-        "zap",
-        "referenced",
-        "reclaim",
-        "page_add_rmap",
-        "page_remove_rmap",
-        "try_to_unmap",
-        "try_to_unmap_one",
-    )
+# The trace operations that run seed code, so run in C; the rest are the
+# environment's.
+SEED_PATHS: tuple[type[Op], ...] = (
+    Map,
+    Zap,
+    Referenced,
+    Reclaim,
+    PageAddRmap,
+    PageRemoveRmap,
+    TryToUnmap,
+    TryToUnmapOne,
 )
 
 
-def _fit(value: int, what: str, bits: int = 52) -> int:
-    if not 0 <= value < 1 << bits:
-        raise TraceError(f"{what} {value} does not fit the C oracle (0 <= value < 2**{bits})")
-    return value
+def _command(op: Op, page: int | None, pte: int | None) -> str:
+    """protocol.c's command for a seed path, its page and pte by the C's index."""
+    match op:
+        case Map():
+            return f"map {pte} {page} {int(op.dirty)}"
+        case Zap():
+            return f"zap {pte}"
+        case Referenced():
+            return f"referenced {page}"
+        case Reclaim():
+            return f"reclaim {page}"
+        case PageAddRmap():
+            return f"add {page} {pte}"
+        case PageRemoveRmap():
+            return f"remove {page} {pte}"
+        case TryToUnmap():
+            return f"unmap {page}"
+        case TryToUnmapOne():
+            return f"unmap_one {page} {pte}"
+    raise AssertionError(f"{type(op).__name__} is no seed path")
 
 
 class CSession(Session):
@@ -131,14 +159,12 @@ class CSession(Session):
         self.oracle.owner = self
         commands = [f"reset {len(pages)} {len(mms)} {len(ptes)}"]
         for p in pages:
-            flags = [_fit(p.pfn, "pfn"), int(world.pfn_valid(p.pfn)), _fit(p.count, "page count", 31)]
             mapping = self.info.mapping_id(p.mapping)
-            commands.append(f"page {' '.join(map(str, flags))} {mapping} {_fit(p.index, 'index')} {p.flags}")
+            valid = int(world.pfn_valid(p.pfn))
+            commands.append(f"page {p.pfn} {valid} {p.count} {mapping} {_unsigned(p.index)} {p.flags}")
         commands += ["mm"] * len(mms)
-        commands += [f"pte {mm_index[p.mm.name]} {_fit(p.address, 'address')}" for p in ptes]
-        commands += [
-            f"swap {_fit(e, 'swap entry')} {_fit(c, 'swap count')}" for e, c in world.swap_map.items()
-        ]
+        commands += [f"pte {mm_index[p.mm.name]} {p.address}" for p in ptes]
+        commands += [f"swap {e} {c}" for e, c in world.swap_map.items()]
         self._flushes, self._flushes_seen = [], 0
         answer = self._exchange([*commands, *self._environment(world), "init"])[-1]
         if answer != "ok":  # the port's pte_chain_init raises here too
@@ -150,29 +176,32 @@ class CSession(Session):
         assert self.info is not None
         out = []
         for i, p in enumerate([*k.mem_map.values(), *k.io_pages.values()]):
-            out.append(f"setpage {i} {p.flags} {self.info.mapping_id(p.mapping)} {_fit(p.index, 'index')}")
+            out.append(f"setpage {i} {p.flags} {self.info.mapping_id(p.mapping)} {_unsigned(p.index)}")
         for i, pte in enumerate(k.ptes.values()):
             v = pte.val
-            swap = 0 if v.swap is None else _fit(v.swap, "swap entry")
+            swap = 0 if v.swap is None else v.swap
             out.append(
-                f"setpte {i} {int(v.present)} {_fit(v.pfn, 'pfn')} {int(v.young)} {int(v.dirty)} "
+                f"setpte {i} {int(v.present)} {v.pfn} {int(v.young)} {int(v.dirty)} "
                 f"{int(v.swap is not None)} {swap}"
             )
         for i, mm in enumerate(k.mms.values()):
             out.append(f"lock {i} {HOLDERS.index(mm.page_table_lock.holder)}")
-            spans = " ".join(
-                f"{_fit(v.vm_start, 'vm_start')} {_fit(v.vm_end, 'vm_end')} {v.vm_flags}" for v in mm.vmas
-            )
+            spans = " ".join(f"{v.vm_start} {v.vm_end} {v.vm_flags}" for v in mm.vmas)
             out.append(f"vmas {i} {len(mm.vmas)} {spans}".rstrip())
         cache = k.pte_chain_cache
-        out.append(f"failnext {min(max(cache.fail_next if cache else 0, 0), 1 << 30)}")
+        out.append(f"failnext {cache.fail_next if cache else 0}")
         return out
 
     # -- replaying
-    def apply(self, op: Mapping[str, Any]) -> dict[str, Any]:
-        """Run one operation on the C and return its state record."""
-        name = trace._check_op(op)  # the trace format's own validation
-        if name == "world":
+    def apply(self, op: Mapping[str, Any] | Op) -> dict[str, Any]:
+        """Run one operation (validated here when given as plain data) on the C; its state record."""
+        if not isinstance(op, Op):
+            try:
+                op = convert(op)
+            except SchemaError as why:
+                raise TraceError(str(why)) from None
+        name = str(as_dict(op)["op"])
+        if isinstance(op, World):
             try:
                 world = build_world(op)
             except WorldError as why:
@@ -181,7 +210,7 @@ class CSession(Session):
             return self.record(name, None)
         if self.info is None:
             raise TraceError("the first operation must be 'world'")
-        if name in SEED_PATHS:
+        if isinstance(op, SEED_PATHS):
             return self._seed_path(name, op)
         self._deferred = True
         try:
@@ -204,24 +233,16 @@ class CSession(Session):
             return {"precondition": precondition}
         return super().record(op, result, fault=fault, precondition=precondition, step=step)
 
-    def _seed_path(self, name: str, op: Mapping[str, Any]) -> dict[str, Any]:
-        page = self._pages[self.page(op["pfn"]).pfn] if "pfn" in op else None
-        pte = self._ptes[self.pte(op["pte"]).name] if "pte" in op else None
-        command = {
-            "map": f"map {pte} {page} {int(op.get('dirty', False))}",
-            "zap": f"zap {pte}",
-            "referenced": f"referenced {page}",
-            "reclaim": f"reclaim {page}",
-            "page_add_rmap": f"add {page} {pte}",
-            "page_remove_rmap": f"remove {page} {pte}",
-            "try_to_unmap": f"unmap {page}",
-            "try_to_unmap_one": f"unmap_one {page} {pte}",
-        }[name]
+    def _seed_path(self, name: str, op: Op) -> dict[str, Any]:
+        given = as_dict(op)
+        pfn, pte_name = getattr(op, "pfn", None), getattr(op, "pte", None)
+        page = None if pfn is None else self._pages[self.page(pfn).pfn]
+        pte = None if pte_name is None else self._ptes[self.pte(pte_name).name]
         before = self.k
-        step = Step.before(before, name, op)
-        kind, *answer = self._exchange([command])[0].split(" ", 1)
+        step = Step.before(before, name, given)
+        kind, *answer = self._exchange([_command(op, page, pte)])[0].split(" ", 1)
         if kind == "pre":
-            return self.record(name, None, precondition=PRECONDITIONS[int(answer[0])](before, op))
+            return self.record(name, None, precondition=PRECONDITIONS[int(answer[0])](before, given))
         if kind == "fault":
             return self.record(name, None, fault=self._fault(answer[0]), step=step)
         return self.record(name, _result(name, answer[0].split() if answer else []), step=step)
@@ -256,16 +277,11 @@ def _result(name: str, words: list[str]) -> Any:
     return None
 
 
-def replay_c(lines: Iterable[str], source: str, oracle: Oracle) -> Iterator[dict[str, Any]]:
-    """impl.trace.replay on the C: one record per operation (with its line)."""
-    session = CSession(oracle)
-    for number, op in trace.read_trace(lines, source):
-        try:
-            record = session.apply(op)
-        except TraceError as why:
-            raise TraceError(f"{source}:{number}: {why}") from None
-        yield {"line": number, **record}
+def _unsigned(value: int) -> int:
+    """A C unsigned long's bits (the mirror reads them back signed)."""
+    return value & (1 << 64) - 1
 
 
-def open_session(build: Build) -> CSession:
-    return CSession(open_oracle(build))
+def replay_c(lines: Iterable[str | bytes], source: str, oracle: Oracle) -> Iterator[dict[str, Any]]:
+    """impl.trace.replay on the C: the trace checked whole first, then one record per operation."""
+    return replay_on(CSession(oracle), lines, source)
