@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_c_oracle.py              # 200 traces x 50 ops
     .venv/bin/python benchmarks/bench_c_oracle.py --ops 2000   # a quick look
 
-Replays deterministic random traces (proofs/oracle_traces.py, caller-level
+Replays deterministic random traces (proofs/tool/oracle/traces.py, caller-level
 operations only) on the port (variant seed) and on the C side by side,
 counts the records that differ (must be 0), and times each side on the
 same run: the port's ``Session.apply``, the C's ``CSession.apply`` (the C
@@ -11,14 +11,15 @@ run plus reading its state back and building the record), and the part of
 that spent in the C library itself.  Then it replays the first traces
 again on the sanitizer build, one process each, and compares
 LeakSanitizer's count of leaked pte_chain objects with the port's.  Writes
-proofs/results/bench_c_oracle.json and the figures of docs_src/c-oracle.md
-(between the BEGIN/END markers), both from the same numbers.
+proofs/results/bench_c_oracle.json, whose figures docs/c-oracle.md shows
+(``rmap-verify docs``; proofs/tool/docgen/c_oracle.py renders them).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import re
@@ -26,7 +27,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from impl.c.build import compiler
@@ -34,20 +34,13 @@ from impl.c.compare import differences
 from impl.c.native import InProcess
 from impl.c.session import CSession
 from impl.trace import Session
-from proofs.oracle import (
-    BENCH_BEGIN,
-    BENCH_END,
-    PAGE,
-    in_process,
-    render_bench,
-    sanitized,
-    sanitized_replay,
-    write_section,
-)
-from proofs.oracle_traces import random_trace
+from proofs.tool.docgen.c_oracle import bench_table
+from proofs.tool.oracle.run import in_process, lines_of, sanitized, sanitized_replay
+from proofs.tool.oracle.traces import random_trace
+from proofs.tool.paths import RESULTS as RESULTS_DIR
+from proofs.tool.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "proofs" / "results" / "bench_c_oracle.json"
+RESULTS = RESULTS_DIR / "bench_c_oracle.json"
 LEAKED = re.compile(r"(\d+) live pte_chain object\(s\) on no page's chain")
 
 
@@ -131,7 +124,7 @@ def sanitize(traces: list[list[dict[str, Any]]], leaks: list[int], n: int) -> di
     sanitized().close()  # the build, if any, is not a process's cost
     start = time.perf_counter()
     for i in chosen:
-        records, report = sanitized_replay([json.dumps(op) for op in traces[i]], "<bench>")
+        records, report = sanitized_replay(lines_of(traces[i]), "<bench>")
         ops += len(records) - 1
         leaking += report.leaked_objects() > 0
         agree += report.leaked_objects() == leaks[i]
@@ -183,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "command": "benchmarks/bench_c_oracle.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "commit": commit.stdout.strip() or "unknown",
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "python": platform.python_version(),
         "compiler": cc,
         "seed": args.seed,
@@ -192,10 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         "fault_cost": fault_cost(),
         "sanitizer": sanitize(traces, leaks, args.sanitized),
     }
-    print(json.dumps(results, indent=1))
+    print(bench_table(results))
     if not args.no_write:
         RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        write_section(PAGE, BENCH_BEGIN, BENCH_END, render_bench(results))
+        print(f"wrote {RESULTS.relative_to(ROOT)}; run `rmap-verify docs` to show it")
     return 0 if results["divergences"] == 0 else 1
 
 

@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+from test_bad_inputs import ROOT, assert_one_line_usage_error, rmap_verify
 from test_c_oracle import need_oracle
 
 from impl.c.build import find_seed
 from impl.c.compare import normalise
-from proofs.cli import main
+from impl.trace_schema import ADDRESS_LIMIT, MAX_COUNT, MAX_PFN, MAX_SWAP_ENTRY, PAGE_SIZE
 from proofs.findings import FINDINGS
+from proofs.tool.cli import main
 
 F1, F2 = FINDINGS[0].trace, FINDINGS[1].trace
 
@@ -106,3 +108,79 @@ def test_a_malformed_trace_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     for argv in (["replay", str(trace), "--c"], ["diff", str(trace)]):
         code, _, err = run(capsys, *argv)
         assert code == 2 and "the first operation must be 'world'" in err and err.count("\n") == 1
+
+
+def test_sanitize_without_the_c_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "replay", str(F1), "--sanitize")
+    assert (
+        code == 2
+        and out == ""
+        and err == "rmap-verify replay: error: --sanitize is for the C: give --c [PATH] too\n"
+    )
+
+
+def test_diff_on_the_sanitizer_build_gives_the_verdict_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "diff", str(F1), "--sanitize")
+    assert code == 0 and "agree on every one" in out
+    assert err == "sanitizers: LeakSanitizer: 16 byte(s) leaked in 1 object(s)\n"
+
+
+def test_a_bad_trace_is_named_before_the_seed_is_built(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole trace is checked first, as for the port: a bad line, not the
+    (here missing) seed, is what the one line names."""
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(F2.read_text() + '{"op": "zap", "pte": "nobody"}\n')
+    lines = len(F2.read_text().splitlines()) + 1
+    for argv in (["replay", str(trace), "--c", str(tmp_path / "no.c")], ["diff", str(trace), "--c", "no.c"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == "" and f"t.jsonl:{lines}: zap: pte: unknown pte 'nobody'" in err, err
+
+
+def test_every_number_the_schema_admits_fits_the_c(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The largest pfn, count, swap entry and address, and a page->index
+    below zero or at the top of a long: the C gives the port's records."""
+    world = {
+        "op": "world",
+        "pages": [
+            {"pfn": MAX_PFN, "count": MAX_COUNT - 4, "index": -1},
+            {"pfn": 1, "index": 2**63 - 1, "swapcache": False},
+            {"pfn": 2, "index": MAX_SWAP_ENTRY, "swapcache": True},
+        ],
+        "mms": [{"name": "A", "vmas": [{"start": 0, "end": ADDRESS_LIMIT - PAGE_SIZE}]}],
+        "ptes": [
+            {"name": "a", "mm": "A", "address": ADDRESS_LIMIT - 2 * PAGE_SIZE},
+            {"name": "b", "mm": "A", "address": PAGE_SIZE},
+            {"name": "c", "mm": "A", "address": 2 * PAGE_SIZE, "swap": MAX_SWAP_ENTRY},
+        ],
+        "swap": {str(MAX_SWAP_ENTRY): 2},
+    }
+    ops = [
+        world,
+        {"op": "map", "pte": "a", "pfn": MAX_PFN},
+        {"op": "map", "pte": "b", "pfn": 2},
+        {"op": "reclaim", "pfn": 2},
+        {"op": "set_page", "pfn": 1, "index": -(2**63)},
+        {"op": "reclaim", "pfn": MAX_PFN},
+    ]
+    trace = tmp_path / "big.jsonl"
+    trace.write_text("".join(json.dumps(op) + "\n" for op in ops))
+    code, out, _ = run(capsys, "diff", str(trace))
+    assert code == 0 and "6 records, the C and the port (seed) agree on every one" in out, out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["replay", "proofs/findings/F1.jsonl", "--c", "README.md"],
+        ["diff", "proofs/findings/F1.jsonl", "--c", "pyproject.toml"],
+        ["diff", "proofs/findings/F1.jsonl", "--c", "no/such/rmap.c"],
+    ],
+)
+def test_a_bad_seed_through_the_real_command_line(argv: list[str]) -> None:
+    done = rmap_verify(*argv, cwd=ROOT)
+    err = assert_one_line_usage_error(done)
+    assert "not a C file" in err and done.stdout == b""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,16 +30,12 @@ from impl.kernel import (
     PG_reserved,
     PG_swapcache,
 )
-from proofs.cexreplay import shown
+from impl.trace import replay
 from proofs.findings import FINDINGS, Finding
-from proofs.oracle import (
-    counterexample_on_c,
-    counterexample_results,
-    in_process,
-    sanitized_replay,
-    side_by_side,
-)
-from proofs.oracle_traces import random_trace
+from proofs.tool.cexreplay import shown
+from proofs.tool.oracle.results import counterexample_results
+from proofs.tool.oracle.run import in_process, on_c, sanitized_replay, side_by_side
+from proofs.tool.oracle.traces import random_trace
 
 
 def need_oracle(**options: Any) -> InProcess:
@@ -96,10 +93,26 @@ def test_every_finding_shows_on_the_c(oracle: InProcess, f: Finding) -> None:
 
 
 def test_a_counterexample_replays_on_the_c(oracle: InProcess) -> None:
+    lines = FINDINGS[0].trace.read_text().splitlines()
+    port = shown(list(replay(lines, "F1", "seed"))[-1])
+    verdict = on_c([json.loads(line) for line in lines])
+    assert verdict == {"shows": port, "same_as_port": True, "first_difference": None}
+    assert set(FINDINGS[0].shows) <= set(port)
+
+
+def test_a_counterexample_on_the_fixed_port_differs_from_the_c(oracle: InProcess) -> None:
+    """The C is the seed as shipped whatever the variant: F1's trace on it
+    beside the fixed port shows the first record where the fix matters."""
+    lines = FINDINGS[0].trace.read_text().splitlines()
+    verdict = on_c([json.loads(line) for line in lines], "fixed")
+    assert verdict["same_as_port"] is False and verdict["first_difference"]["line"] == len(lines)
+    assert set(FINDINGS[0].shows) <= set(verdict["shows"])
+
+
+def test_without_the_oracle_a_counterexample_says_so_in_one_field(tmp_path: Path) -> None:
     trace = [json.loads(line) for line in FINDINGS[0].trace.read_text().splitlines()]
-    verdict = counterexample_on_c(trace)
-    assert verdict["available"] and verdict["replays"] and verdict["first_difference"] is None
-    assert verdict["shows"] == verdict["port_shows"]
+    verdict = on_c(trace, seed=str(tmp_path / "no-such-rmap.c"))
+    assert list(verdict) == ["unavailable"] and "not a C file (no such file)" in verdict["unavailable"]
 
 
 def test_every_committed_counterexample_replays_on_the_c(oracle: InProcess) -> None:
@@ -175,3 +188,4 @@ def test_ubsan_sees_f3_write_through_null_and_the_rest_is_clean() -> None:
     assert report.undefined == ["rmap.c:120:19: member access within null pointer of type 'struct pte_chain'"]
     for f in (FINDINGS[1], FINDINGS[3], FINDINGS[4]):
         assert _sanitized(f)[1].clean(), f.id
+

@@ -42,6 +42,7 @@ class _Parser(argparse.ArgumentParser):
 # subcommand -> the module whose ``run(args) -> int`` carries it out
 COMMANDS = {
     "replay": "proofs.tool.replay_cmd",
+    "diff": "proofs.tool.diff_cmd",
     "prove": "proofs.tool.runner",
     "contracts": "proofs.crosshair.command",
     "docs": "proofs.tool.docgen.site",
@@ -95,6 +96,33 @@ def _variant(parser: argparse.ArgumentParser, *, allow_all: bool = False, defaul
     )
 
 
+SEED_DEFAULT = "$RMAP_SEED, else seed/rmap.c in the clone, else ../shared/seed/rmap.c beside it"
+
+
+def _c_oracle(parser: argparse.ArgumentParser, *, optional: bool) -> None:
+    """--c [PATH] and --sanitize: the seed compiled and run as C (impl/c/)."""
+    if optional:  # replay: the port unless --c is given, with or without a path
+        parser.add_argument(
+            "--c",
+            nargs="?",
+            const="",
+            default=None,
+            metavar="PATH",
+            help="replay on the seed compiled as C, not on the port (so --variant does not apply); "
+            f"PATH is an rmap.c (default {SEED_DEFAULT})",
+        )
+    else:
+        parser.add_argument(
+            "--c", default="", metavar="PATH", help=f"the C side, an rmap.c (default {SEED_DEFAULT})"
+        )
+    parser.add_argument(
+        "--sanitize",
+        action="store_true",
+        help="with the C: build it with ASan, UBSan and LeakSanitizer, run one process per replay, and "
+        "print their verdict on stderr",
+    )
+
+
 def _report_options(parser: argparse.ArgumentParser, *, junit: bool = True) -> None:
     parser.add_argument(
         "--json",
@@ -125,12 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
         "replay a JSON-lines trace and print one state record a line",
         "Replay a trace (docs/traces.md) on a variant of the port and print, for each operation, the whole "
         "modelled state after it as one JSON line. The whole trace is checked first: a bad line anywhere "
-        "is a usage error and nothing runs.",
+        "is a usage error and nothing runs. With --c the trace runs on the seed compiled as C instead "
+        "(impl/c/, the C oracle; docs/c-oracle.md) and prints the same records.",
         _epilog(
             "every line replayed (with --strict: no record shows a fault, a violation or a spec mismatch)",
-            "with --strict, some record shows a fault, a violation or a spec mismatch",
+            "with --strict, some record shows a fault, a violation or a spec mismatch, or (--sanitize) "
+            "the sanitizers report something",
             "  rmap-verify replay proofs/findings/F1.jsonl --variant seed | tail -1\n"
-            "  rmap-verify replay reports/cex/try_to_unmap_refinement-seed.jsonl --variant seed --strict",
+            "  rmap-verify replay reports/cex/try_to_unmap_refinement-seed.jsonl --variant seed --strict\n"
+            "  rmap-verify replay proofs/findings/F1.jsonl --c | tail -1\n"
+            "  rmap-verify replay proofs/findings/F1.jsonl --c ~/linux-2.5.31/mm/rmap.c --sanitize --strict",
         ),
     )
     p.add_argument("trace", help="trace file (JSON lines), or - for standard input")
@@ -139,8 +171,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strict",
         action="store_true",
-        help="exit 1 if any record has a fault, a violation or a spec mismatch",
+        help="exit 1 if any record has a fault, a violation or a spec mismatch "
+        "(with --sanitize: or the sanitizers found something)",
     )
+    _c_oracle(p, optional=True)
+
+    p = _command(
+        sub,
+        "diff",
+        "replay a trace on the port and on the seed compiled as C; print the first record that differs",
+        "Replay a trace on a variant of the port and on the seed compiled as C (impl/c/, the C oracle), "
+        "operation by operation, and compare the two records field by field: a fault by its kind and "
+        "function, everything else exactly. The whole trace is checked first, and a bad seed (not a C "
+        "file, does not compile, no compiler) is bad input too.",
+        _epilog(
+            "every record of the C is the port's",
+            "a record differs (printed field by field, then both records), or a sanitizer stopped the C",
+            "  rmap-verify diff proofs/findings/F3.jsonl\n"
+            "  rmap-verify diff my-trace.jsonl --c ~/linux-2.5.31/mm/rmap.c\n"
+            "  rmap-verify diff proofs/findings/F1.jsonl --sanitize",
+        ),
+    )
+    p.add_argument("trace", help="trace file (JSON lines), or - for standard input")
+    _variant(p, default="seed")
+    p.add_argument("--debug-rmap", action="store_true", help="compile in the seed's DEBUG_RMAP checks")
+    _c_oracle(p, optional=False)
 
     p = _command(
         sub,

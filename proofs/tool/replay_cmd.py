@@ -2,7 +2,11 @@
 
 The whole input is read and checked (``impl.trace.parse_trace``) before the
 first operation runs, so a bad line anywhere is a usage error and prints
-no record.
+no record.  With ``--c [PATH]`` the trace runs on the seed compiled as C
+(impl/c/, the C oracle) instead of the port, and prints the same records;
+with ``--sanitize`` too, on the sanitizer build, whose verdict (ASan, UBSan,
+LeakSanitizer) follows on stderr.  A seed that is not a C file, does not
+compile or finds no compiler is bad input, like a bad trace.
 """
 
 from __future__ import annotations
@@ -10,8 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
+from typing import Any
 
-from impl.trace import TraceError, replay
+from impl.c.build import BuildError
+from impl.c.native import Oracle, OracleDied, OracleError
+from impl.c.session import replay_c
+from impl.trace import TraceError, parse_trace, replay
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK, UsageError
 
 MAX_TRACE_BYTES = 64 * 2**20  # a trace is a scenario, not a log: more is a mistake (or /dev/zero)
@@ -36,13 +45,59 @@ def read_input(path: str) -> tuple[bytes, str]:
     return data, source
 
 
-def run(args: argparse.Namespace) -> int:
-    data, source = read_input(args.trace)
-    dirty = False
+def c_oracle(args: argparse.Namespace) -> Oracle:
+    """The C oracle ``--c`` and ``--sanitize`` ask for, built if it is not cached."""
+    from proofs.tool.oracle.run import in_process, sanitized
+
+    seed = args.c or None  # "" is --c without a path: the default seed
     try:
-        for record in replay(data.split(b"\n"), source, args.variant, debug_rmap=args.debug_rmap):
-            print(json.dumps(record, sort_keys=True))
-            dirty = dirty or bool(record["fault"] or record["violations"] or record["spec_mismatch"])
+        if args.sanitize:
+            return sanitized(seed, debug_rmap=args.debug_rmap)
+        return in_process(seed, debug_rmap=args.debug_rmap)
+    except BuildError as why:
+        raise UsageError(str(why)) from None
+
+
+def _print_all(records: Iterable[dict[str, Any]]) -> bool:
+    """Print each record as it comes; answer whether any has a fault, a violation or a spec mismatch."""
+    dirty = False
+    for record in records:
+        print(json.dumps(record, sort_keys=True))
+        dirty = dirty or bool(record["fault"] or record["violations"] or record["spec_mismatch"])
+    return dirty
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.sanitize and args.c is None:
+        raise UsageError("--sanitize is for the C: give --c [PATH] too")
+    data, source = read_input(args.trace)
+    lines = data.split(b"\n")
+    if args.c is not None:
+        return _run_on_c(args, lines, source)
+    try:
+        dirty = _print_all(replay(lines, source, args.variant, debug_rmap=args.debug_rmap))
     except TraceError as why:
         raise UsageError(str(why)) from None
+    return EXIT_FAILED if args.strict and dirty else EXIT_OK
+
+
+def _run_on_c(args: argparse.Namespace, lines: list[bytes], source: str) -> int:
+    try:
+        parse_trace(lines, source)  # the trace first: a bad one costs no build
+    except TraceError as why:
+        raise UsageError(str(why)) from None
+    oracle = c_oracle(args)
+    try:
+        dirty = _print_all(replay_c(lines, source, oracle))
+    except OracleDied:  # a sanitizer stopped the driver: its verdict below says why
+        dirty = True
+    except TraceError as why:
+        raise UsageError(str(why)) from None
+    except OracleError as why:
+        raise UsageError(f"the C oracle: {why}") from None
+    finally:
+        report = oracle.close()
+    if report is not None:
+        print(f"sanitizers: {report.verdict()}", file=sys.stderr)
+        dirty = dirty or not report.clean()
     return EXIT_FAILED if args.strict and dirty else EXIT_OK
