@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,10 @@ from impl.kernel import (
 )
 from impl.trace import replay
 from proofs.findings import FINDINGS, Finding
+from proofs.tool import cexreplay, selfcheck
 from proofs.tool.cexreplay import shown
+from proofs.tool.cli import main
+from proofs.tool.oracle import run
 from proofs.tool.oracle.results import counterexample_results
 from proofs.tool.oracle.run import in_process, on_c, sanitized_replay, side_by_side
 from proofs.tool.oracle.traces import random_trace
@@ -189,3 +194,33 @@ def test_ubsan_sees_f3_write_through_null_and_the_rest_is_clean() -> None:
     for f in (FINDINGS[1], FINDINGS[3], FINDINGS[4]):
         assert _sanitized(f)[1].clean(), f.id
 
+
+# ---------------------------------------------------------------- the runner's counterexamples
+
+
+def test_prove_replays_each_counterexample_on_the_c(
+    oracle: InProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In the obligation's own process, beside the port: the JSON report's
+    detail.replay.c and the console's "on the C" row."""
+    registry = [selfcheck.obligation("finds_f1", "seed", finding="F1")]
+    monkeypatch.setitem(sys.modules, "proofs.registry", types.SimpleNamespace(OBLIGATIONS=registry))
+    monkeypatch.chdir(tmp_path)
+    assert main(["prove", "--variant", "seed", "--jobs", "1", "--json", "r.json"]) == 1
+    out = capsys.readouterr().out
+    replay = json.loads(Path("r.json").read_text())["obligations"][0]["detail"]["replay"]
+    assert replay["c"] == {"shows": replay["shows"], "same_as_port": True, "first_difference": None}
+    assert f"on the C  shows {', '.join(replay['shows'])}; every record the port's" in out
+
+
+def test_without_the_oracle_the_obligation_is_what_the_port_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def no_oracle(seed: str | None = None) -> InProcess:
+        raise BuildError("no seed: give --c PATH or set RMAP_SEED")
+
+    monkeypatch.setattr(run, "in_process", no_oracle)
+    ob = selfcheck.obligation("finds_f1", "seed", finding="F1")
+    outcome = cexreplay.checked(ob, ob.run(1.0), tmp_path)
+    assert outcome.status == "counterexample"
+    assert outcome.detail["replay"]["c"] == {"unavailable": "no seed: give --c PATH or set RMAP_SEED"}

@@ -11,6 +11,13 @@ obligation is then reported as an error, never as a finding.
 The replay also supplies what the console shows of a counterexample: the
 concrete state before and after the last operation, the environment's
 choices the spec reads off it, and the spec's state beside α(impl state).
+
+Where the C oracle can be built (a seed file and a C compiler; impl/c/),
+the trace is replayed on the seed compiled as C too, in the same process
+(``proofs.tool.oracle.run.on_c``): ``replay["c"]`` says what the C's last
+record shows and whether every record is the port's.  Without the oracle
+``replay["c"]`` is ``{"unavailable": why}``; neither that nor anything the
+C does changes the obligation's outcome.
 """
 
 from __future__ import annotations
@@ -98,7 +105,18 @@ def replay_counterexample(obligation: Obligation, trace: list[Any], cex_dir: Pat
         "environment": environment,
         "before": None if before is None else _state(before),
         "after": _state(last),
+        "c": _on_c(trace, obligation.variant),
     }
+
+
+def _on_c(trace: list[Any], variant: str) -> dict[str, Any]:
+    """The trace on the seed compiled as C, beside the port (never raises)."""
+    from proofs.tool.oracle.run import on_c  # the oracle is loaded only where a counterexample needs it
+
+    try:
+        return on_c(trace, variant)
+    except Exception as why:  # the oracle's own trouble is never the obligation's
+        return {"error": f"{type(why).__name__}: {why}"}
 
 
 def checked(obligation: Obligation, outcome: Outcome, cex_dir: Path) -> Outcome:

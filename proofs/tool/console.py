@@ -222,7 +222,15 @@ def _replay_part(replay: Mapping[str, Any]) -> list[RenderableType]:
                 table.add_row(Text(name), Text(m))
             out.append(table)
     verdict = "shows " + ", ".join(replay["shows"]) if replay.get("replays") else "shows nothing"
-    out.append(facts([("replay", f"{replay['command']}  ({verdict})")]))
+    rows = [("replay", f"{replay['command']}  ({verdict})")]
+    on_c = replay.get("c") or {}
+    if "shows" in on_c:  # the C oracle ran it (proofs.tool.oracle); where it cannot, the JSON says why
+        first, diff = on_c["first_difference"], replay["command"].replace(" replay ", " diff ", 1)
+        same = "every record the port's" if first is None else f"line {first['line']} differs: {diff}"
+        rows.append(("on the C", f"shows {', '.join(on_c['shows']) or 'nothing'}; {same}"))
+    elif "error" in on_c:
+        rows.append(("on the C", f"error: {on_c['error']}"))
+    out.append(facts(rows))
     return out
 
 
