@@ -56,7 +56,7 @@ def random_world(choose: Choose, n_ptes: int = 5) -> dict[str, Any]:
             "reserved": _flag(choose, 10),
         }
         pages.append(page)
-    pages.append({"pfn": IO_PFN, "valid": False, "count": 1})
+    pages.append({"pfn": IO_PFN, "valid": False, "count": 1, "index": ENTRIES[0]})  # a declared slot
     mms = [
         {"name": m, "vmas": VMA_SHAPES[choose(3) if _flag(choose) else choose(len(VMA_SHAPES))]} for m in MMS
     ]
