@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from proofs.tool.docgen import c_oracle
 from proofs.tool.docgen.bench_tables import render as bench_tables
 from proofs.tool.docgen.mutation_tables import mutation_tables
 from proofs.tool.docgen.sources import RESULTS, DocsError, load_json
@@ -163,6 +164,8 @@ FIGURES: dict[str, Callable[[], str]] = {
     "bench_tables": lambda: bench_tables(results("bench")),
     "mutation_tables": lambda: mutation_tables(results("mutants")),
     "prove_sample": _prove_sample,
+    "c_oracle_findings": lambda: c_oracle.findings_table(results("c-oracle")),
+    "c_oracle_bench": lambda: c_oracle.bench_table(results("bench_c_oracle")),
 }
 
 

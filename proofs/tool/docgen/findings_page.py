@@ -13,6 +13,7 @@ from typing import Any
 from impl.fixes import FIXES
 from impl.rmap_seed import SeedRmap
 from proofs.findings import FINDINGS, Finding
+from proofs.tool.docgen import c_oracle
 from proofs.tool.docgen.markdown import fence, table
 from proofs.tool.docgen.results import contract_table, obligation_table
 from proofs.tool.docgen.sources import ROOT, Context, replay_file, repo_path
@@ -233,7 +234,50 @@ def finding_page(f: Finding, ctx: Context) -> str:
     if failing:
         out.append("Contract conditions with a counterexample on seed that this finding explains:\n")
         out.append(contract_table(failing, "../", named=True))
+    out.append(c_section(f.id, ctx.c_oracle))
     return "\n".join(out)
+
+
+def c_section(finding_id: str, results: Mapping[str, Any] | None) -> str:
+    """The page's section on the C: the C's last record beside the port's, and
+    the sanitizers' verdict, from proofs/results/c-oracle.json (issue 12)."""
+    r = None if results is None else results["findings"].get(finding_id)
+    if r is None:
+        why = "proofs/results/c-oracle.json has no record of it (`python -m proofs.tool.oracle` writes it)"
+        return f"## On the C\n\nNot run: {why}.\n"
+    same = "the same violation as" if r["same_violation"] else "**not** the violation of"
+    agree = (
+        "Every record of the trace is the port's, op for op (`rmap-verify diff`)."
+        if not r["differences"]
+        else f"**{len(r['differences'])} of its records differ from the port's** (`rmap-verify diff`)."
+    )
+    out = [
+        "## On the C\n",
+        f"`rmap-verify replay {r['trace']} --c` runs the trace on the seed compiled as C "
+        f"([the C oracle](../c-oracle.md)); its last record shows {same} the port: "
+        f"{c_oracle.shows(r['c_shows'])}. {agree}\n",
+    ]
+    port, c = _c_rows(r["port_last"]), _c_rows(r["c_last"])
+    keys = list(dict.fromkeys([*port, *c]))
+    out.append(table(["last record", "port (seed)", "C"], [[k, port.get(k, ""), c.get(k, "")] for k in keys]))
+    verdict = r["sanitizers"]["verdict"]
+    out.append(f"Sanitizers on the C (`--sanitize`: ASan, UBSan, LeakSanitizer): {verdict}.\n")
+    for stack in r["sanitizers"]["leak_stacks"]:
+        frames = " ← ".join(f"`{frame}`" for frame in stack)
+        out.append(f"LeakSanitizer's leaked object was allocated at {frames}.\n")
+    return "\n".join(out)
+
+
+def _c_rows(record: Mapping[str, Any]) -> dict[str, str]:
+    """A record as the As-text table shows it, with what it reports."""
+    rows = {
+        "result": f"`{json.dumps(record['result'], sort_keys=True)}`",
+        "fault": c_oracle.fault(record) or "none",
+    }
+    rows |= state_rows(record)
+    rows["violations"] = c_oracle.shows(sorted(record["violations"]))
+    rows["differs from the spec"] = "yes" if record["spec_mismatch"] else "no"
+    return rows
 
 
 def findings_index(ctx: Context) -> str:

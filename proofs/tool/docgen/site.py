@@ -32,6 +32,7 @@ from proofs.tool.docgen.sources import (
     DocsError,
     load_contract_results,
     load_contracts,
+    load_json,
     load_obligations,
     proof_results,
     prove_reports,
@@ -39,7 +40,7 @@ from proofs.tool.docgen.sources import (
     z3_formulas,
 )
 from proofs.tool.docgen.traces_page import traces_page
-from proofs.tool.paths import DOCS_SRC
+from proofs.tool.paths import DOCS_SRC, RESULTS
 
 DOCS = "docs"
 MKDOCS_YML = "mkdocs.yml"
@@ -127,6 +128,7 @@ def generate(seed: SeedFacts) -> dict[str, str]:
         seed_sha256=seed.sha256,
         contracts=load_contracts(),
         contract_results=load_contract_results(),
+        c_oracle=load_json(RESULTS / "c-oracle.json"),
     )
     pages: dict[str, str] = {}
     src = _src_pages()

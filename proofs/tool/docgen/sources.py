@@ -202,6 +202,7 @@ class Context:
     seed_sha256: str  # of the seed file the facts were read from
     contracts: dict[str, Contract]
     contract_results: dict[str, list[ContractResult]]
+    c_oracle: dict[str, Any] | None = None  # proofs/results/c-oracle.json: the findings on the C
 
 
 def replay_file(path: Path, variant: str) -> list[dict[str, Any]]:
