@@ -9,7 +9,9 @@ compiled beside it and linked into one shared library, or, for the
 sanitizer build, into one executable (driver.c) that the Python side runs
 as a subprocess.  Products are cached in ``$RMAP_C_CACHE`` (default
 ``<repo>/.cache/c-oracle``) under the SHA-256 of the seed, the shim, the
-flags and the compiler's version, so a changed input rebuilds.
+flags and the compiler's version, so a changed input rebuilds (an
+installed copy, which has no clone around it, caches in
+``$XDG_CACHE_HOME/rmap-verify/c-oracle``).
 """
 
 from __future__ import annotations
@@ -130,7 +132,15 @@ def _tool(name: str) -> str:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("RMAP_C_CACHE") or ROOT / ".cache" / "c-oracle")
+    """``$RMAP_C_CACHE``, else .cache/c-oracle in the clone, else (an installed
+    copy) rmap-verify/c-oracle in the user's cache directory."""
+    given = os.environ.get("RMAP_C_CACHE")
+    if given:
+        return Path(given)
+    if (ROOT / "pyproject.toml").is_file():
+        return ROOT / ".cache" / "c-oracle"
+    user = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(user) / "rmap-verify" / "c-oracle"
 
 
 def _shim_files() -> list[Path]:
