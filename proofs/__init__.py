@@ -20,6 +20,9 @@ proofs/findings/, and the committed results of each run in proofs/results/.
 Tooling, none of which proves anything itself: ``proofs.tool`` holds the
 command line (``cli``), the runner and its reports, the counterexample
 replay, the trace replay command, the ``-k`` selection, the runner's
-self-check obligations, mutation testing (``mutants``) and the docs
-generator (``docgen``).
+self-check obligations, mutation testing (``mutants``), the docs
+generator (``docgen``), and the C oracle's side of the tool
+(``proofs.tool.oracle``, ``diff_cmd``, ``replay --c``): the seed compiled
+as C by impl/c/, every finding and every counterexample replayed on it
+beside the port (proofs/results/c-oracle.json).
 """
