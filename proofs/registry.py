@@ -11,6 +11,6 @@ from __future__ import annotations
 from proofs.exhaustive import OBLIGATIONS as EXHAUSTIVE_OBLIGATIONS
 from proofs.interleave.obligations import OBLIGATIONS as CONCURRENCY_OBLIGATIONS
 from proofs.obligation import Obligation
-from proofs.z3 import OBLIGATIONS as Z3_OBLIGATIONS
+from proofs.z3.legacy import OBLIGATIONS as Z3_OBLIGATIONS
 
 OBLIGATIONS: list[Obligation] = [*Z3_OBLIGATIONS, *EXHAUSTIVE_OBLIGATIONS, *CONCURRENCY_OBLIGATIONS]

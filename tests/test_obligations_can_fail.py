@@ -1,7 +1,7 @@
 """Every z3 obligation of the fixed variant can go red.
 
 Each obligation is run once with one encoding of the code broken on
-purpose (a mutant of proofs.z3.code, the transitions the proofs read) and
+purpose (a mutant of proofs.z3.legacy.code, the transitions the proofs read) and
 must then fail.  Together with tests/test_z3_encoding.py, which ties the
 encoding to impl/ on concrete states, this is what says a green proof is
 not vacuous.  The seed variant's failing obligations are the other half
@@ -19,11 +19,11 @@ import pytest
 import z3
 
 from proofs.obligation import Obligation
-from proofs.z3 import OBLIGATIONS, code
+from proofs.z3.legacy import OBLIGATIONS, code
 
 _ORIGINAL = {name: getattr(code, name) for name in ("chain_unlock", "test_clear_young")}
 
-# mutant: (function of proofs.z3.code it replaces, the broken replacement)
+# mutant: (function of proofs.z3.legacy.code it replaces, the broken replacement)
 MUTANTS: dict[str, tuple[str, Callable[..., Any]]] = {
     "every path faults": ("fault_if", lambda s, cond, kind: s.but(fault=z3.If(s.fault == 0, kind, s.fault))),
     "page_cache_release drops nothing": ("page_cache_release", lambda s: s),

@@ -3,8 +3,8 @@
 Hypothesis builds small worlds and drives them with the real callers
 through impl.trace.Session (so states are the ones the kernel reaches,
 including the seed's broken ones), picks a function and its arguments,
-encodes the state (proofs.z3.state.from_kernel), runs the z3 transition of
-that function and variant (proofs.z3.code) to a ground state, runs the
+encodes the state (proofs.z3.legacy.state.from_kernel), runs the z3 transition of
+that function and variant (proofs.z3.legacy.code) to a ground state, runs the
 Python function on the same kernel, and compares every field: the page's
 flags, count and reverse map, the nodes the slab holds, every pte, rss,
 swap counts, nr_reverse_maps, the allocator, the result and the fault.
@@ -40,9 +40,9 @@ from impl.kernel import (
 )
 from impl.rmap_seed import SeedRmap
 from impl.trace import Session
-from proofs.z3 import code
-from proofs.z3 import invariants as inv
-from proofs.z3.state import FAULT_NAMES, State, evaluate, from_kernel, walk_chain
+from proofs.z3.legacy import code
+from proofs.z3.legacy import invariants as inv
+from proofs.z3.legacy.state import FAULT_NAMES, State, evaluate, from_kernel, walk_chain
 
 VARIANTS = ("seed", "fixed")
 MAX = 0x7FFF

@@ -1,6 +1,6 @@
 """Breaking impl/ on purpose makes the z3 suite go red (issue 3 acceptance).
 
-The proofs are about the z3 transitions of proofs.z3.code, written by hand
+The proofs are about the z3 transitions of proofs.z3.legacy.code, written by hand
 after impl/.  A bug put into impl/ therefore reaches them only through the
 code-tie: tests/test_z3_encoding.py runs the encoding of the variant
 beside the Python on the same concrete states.  Each mutant here is a

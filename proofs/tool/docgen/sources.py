@@ -107,12 +107,12 @@ def proof_results(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, s
 
 
 def z3_formulas() -> dict[str, str]:
-    """invariant name -> its z3 conjunct as text: proofs.z3.invariants.full
+    """invariant name -> its z3 conjunct as text: proofs.z3.legacy.invariants.full
     applied to a fresh symbolic state, printed with z3's own pretty printer
     (private instances, so no z3.set_option elsewhere changes the text)."""
     try:
-        z3_invariants = importlib.import_module("proofs.z3.invariants")
-        z3_state = importlib.import_module("proofs.z3.state")
+        z3_invariants = importlib.import_module("proofs.z3.legacy.invariants")
+        z3_state = importlib.import_module("proofs.z3.legacy.state")
     except ModuleNotFoundError:
         return {}
     from z3 import z3printer

@@ -4,8 +4,8 @@ For each function (and caller path) and property this builds the VCs
 that together prove it for a symbolic pre-state of any size: straight-line
 paths directly, chain walks by an inductive loop invariant (initiation,
 one consecution VC per iteration case, exit implies the postcondition).
-The transitions come from proofs.z3.code, the invariants from
-proofs.z3.invariants, the spec from proofs.z3.spec; the ghost chain of the
+The transitions come from proofs.z3.legacy.code, the invariants from
+proofs.z3.legacy.invariants, the spec from proofs.z3.legacy.spec; the ghost chain of the
 post-state (n, nd, npos, ppos) is given explicitly per path, and the
 representation invariant then checks that it describes the real chain.
 
@@ -28,12 +28,12 @@ from typing import Any
 import z3
 
 from impl.kernel import SWAP_AGAIN, SWAP_FAIL, SWAP_MAP_MAX, SWAP_SUCCESS
-from proofs.z3 import code
-from proofs.z3 import invariants as inv
-from proofs.z3.code import Walk
+from proofs.z3.legacy import code
+from proofs.z3.legacy import invariants as inv
+from proofs.z3.legacy.code import Walk
 from proofs.z3.prover import VC
-from proofs.z3.spec import abstract, alpha_goals, spec_referenced, spec_rmap_add, spec_rmap_remove, spec_unmap
-from proofs.z3.state import (
+from proofs.z3.legacy.spec import abstract, alpha_goals, spec_referenced, spec_rmap_add, spec_rmap_remove, spec_unmap
+from proofs.z3.legacy.state import (
     NULL,
     OK,
     PAGE,

@@ -2,11 +2,11 @@
 
 When an inductive step of a walk fails, its counterexample to induction
 need not be reachable.  This search looks for a reachable one instead: a
-pre-state pinned to a chain of n <= BOUND entries (proofs.z3.invariants
-.pin_chain), the walk unrolled n times (proofs.z3.code, the same
+pre-state pinned to a chain of n <= BOUND entries (proofs.z3.legacy.invariants
+.pin_chain), the walk unrolled n times (proofs.z3.legacy.code, the same
 transitions the proofs use), and the spec's answer computed by explicit
 sums over the n entries; any difference is a candidate that
-proofs.z3.run decodes into a trace and replays on impl/.  Kinds of
+proofs.z3.legacy.run decodes into a trace and replays on impl/.  Kinds of
 difference are tried in a fixed order, so the first trace shows one thing.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 import z3
 
 from impl.kernel import SWAP_SUCCESS
-from proofs.z3 import code
-from proofs.z3 import invariants as inv
-from proofs.z3.state import NULL, PAGE, State, normal, spec_outcome
+from proofs.z3.legacy import code
+from proofs.z3.legacy import invariants as inv
+from proofs.z3.legacy.state import NULL, PAGE, State, normal, spec_outcome
 
 BOUND = 3
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import z3
 
-from proofs.z3.state import HOLE_LOCKED, LOCKED, NULL, OK, PAGE, State, maps_page, normal
+from proofs.z3.legacy.state import HOLE_LOCKED, LOCKED, NULL, OK, PAGE, State, maps_page, normal
 
 Conjuncts = list[tuple[str, Any]]
 

@@ -20,7 +20,7 @@ import z3
 from impl.abstraction import Unabstractable, abstraction
 from impl.refinement import Step, diff_states
 from impl.trace import Session
-from proofs.z3.state import HOLE, HOLE_LOCKED, LOCKED, NOVMA, VMA_KINDS, State
+from proofs.z3.legacy.state import HOLE, HOLE_LOCKED, LOCKED, NOVMA, VMA_KINDS, State
 
 SLOT = 0x10000
 PFN = 1

@@ -19,7 +19,7 @@ from typing import Any
 import z3
 
 from impl.kernel import ENOMEM, SWAP_MAP_MAX
-from proofs.z3.state import SWAP, State, normal
+from proofs.z3.legacy.state import SWAP, State, normal
 
 Abstract = dict[str, Any]
 

@@ -23,7 +23,7 @@ from typing import Any
 import z3
 
 from impl.kernel import ENOMEM, SWAP_AGAIN, SWAP_FAIL, SWAP_MAP_MAX, SWAP_SUCCESS
-from proofs.z3.state import (
+from proofs.z3.legacy.state import (
     BUG,
     DEADLOCK,
     HOLE_LOCKED,
