@@ -169,7 +169,8 @@ def _invariant_section(inv: Invariant[Any], ctx: Context) -> str:
         out.append(fence("text", formula))
     else:
         out.append(
-            "z3 formula: see obligations. `proofs.z3.legacy.invariants.full` has no per-state conjunct for it: "
+            "z3 formula: see obligations. `proofs.z3.legacy.invariants.full` has no per-state conjunct "
+            "for it: "
             "the count involves every page's ptes, so each obligation that states it does so as a "
             "balance equation of its operation (the counter moves by exactly the change in what it "
             "counts).\n"

@@ -21,8 +21,8 @@ import z3
 from proofs.obligation import Obligation, Outcome
 from proofs.z3.legacy import bounded, vcs
 from proofs.z3.legacy.decode import decode, replay
-from proofs.z3.prover import VC, Verdict, configure, discharge
 from proofs.z3.legacy.state import OK, State
+from proofs.z3.prover import VC, Verdict, configure, discharge
 
 ATTEMPTS = 8  # small models tried per failing VC and environment before giving up
 SHOWN = 3  # failing VCs decoded per obligation

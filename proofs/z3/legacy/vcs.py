@@ -31,8 +31,14 @@ from impl.kernel import SWAP_AGAIN, SWAP_FAIL, SWAP_MAP_MAX, SWAP_SUCCESS
 from proofs.z3.legacy import code
 from proofs.z3.legacy import invariants as inv
 from proofs.z3.legacy.code import Walk
-from proofs.z3.prover import VC
-from proofs.z3.legacy.spec import abstract, alpha_goals, spec_referenced, spec_rmap_add, spec_rmap_remove, spec_unmap
+from proofs.z3.legacy.spec import (
+    abstract,
+    alpha_goals,
+    spec_referenced,
+    spec_rmap_add,
+    spec_rmap_remove,
+    spec_unmap,
+)
 from proofs.z3.legacy.state import (
     NULL,
     OK,
@@ -45,6 +51,7 @@ from proofs.z3.legacy.state import (
     normal,
     spec_outcome,
 )
+from proofs.z3.prover import VC
 
 Goals = list[tuple[str, Any]]
 PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN = (
