@@ -56,7 +56,6 @@ class Obligation:
     invariants: tuple[str, ...]  # names from impl.invariants.ALL_INVARIANTS
     method: str  # "z3 unbounded (inductive)", "z3 bounded (N<=8)", "exhaustive", ...
     runner: str  # "module:function", called as function(obligation, timeout) -> Outcome
-    finding: str | None = None  # on seed: the finding that explains its failure
 
     @property
     def ident(self) -> str:

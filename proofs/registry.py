@@ -1,7 +1,8 @@
 """Every proof obligation, in one list: the runner, pytest and docs/ read it.
 
-The z3 obligations (every rmap function and caller path, both variants)
-come from ``proofs.z3``, the interleaving and deadlock obligations from
+The z3 obligations (every rmap function and caller path of every
+registered variant, their VCs generated from impl/'s Python) come from
+``proofs.z3``, the interleaving and deadlock obligations from
 ``proofs.interleave``, the bounded exhaustive check of try_to_unmap's
 chain surgery from ``proofs.exhaustive``.  Idents (``name [variant]``) are unique.
 """
@@ -11,6 +12,6 @@ from __future__ import annotations
 from proofs.exhaustive import OBLIGATIONS as EXHAUSTIVE_OBLIGATIONS
 from proofs.interleave.obligations import OBLIGATIONS as CONCURRENCY_OBLIGATIONS
 from proofs.obligation import Obligation
-from proofs.z3.legacy import OBLIGATIONS as Z3_OBLIGATIONS
+from proofs.z3 import OBLIGATIONS as Z3_OBLIGATIONS
 
 OBLIGATIONS: list[Obligation] = [*Z3_OBLIGATIONS, *EXHAUSTIVE_OBLIGATIONS, *CONCURRENCY_OBLIGATIONS]

@@ -217,7 +217,7 @@ def test_prove_replays_each_counterexample_on_the_c(
 ) -> None:
     """In the obligation's own process, beside the port: the JSON report's
     detail.replay.c and the console's "on the C" row."""
-    registry = [selfcheck.obligation("finds_f1", "seed", finding="F1")]
+    registry = [selfcheck.obligation("finds_f1", "seed")]
     monkeypatch.setitem(sys.modules, "proofs.registry", types.SimpleNamespace(OBLIGATIONS=registry))
     monkeypatch.chdir(tmp_path)
     assert main(["prove", "--variant", "seed", "--jobs", "1", "--json", "r.json"]) == 1
@@ -234,7 +234,7 @@ def test_without_the_oracle_the_obligation_is_what_the_port_says(
         raise BuildError("no seed: give --c PATH or set RMAP_SEED")
 
     monkeypatch.setattr(run, "in_process", no_oracle)
-    ob = selfcheck.obligation("finds_f1", "seed", finding="F1")
+    ob = selfcheck.obligation("finds_f1", "seed")
     outcome = cexreplay.checked(ob, ob.run(1.0), tmp_path)
     assert outcome.status == "counterexample"
     assert outcome.detail["replay"]["c"] == {"unavailable": "no seed: give --c PATH or set RMAP_SEED"}

@@ -25,7 +25,7 @@ from proofs.tool.result import is_bounded
 from proofs.tool.runner import execute, select
 
 PROVED = [selfcheck.obligation("proves", variant) for variant in ("seed", "fixed")]
-F1_SEED = selfcheck.obligation("finds_f1", "seed", finding="F1")
+F1_SEED = selfcheck.obligation("finds_f1", "seed")
 
 
 @pytest.fixture
@@ -134,14 +134,14 @@ def test_list_prints_the_selection_and_runs_nothing(
     code, out, _ = prove(capsys, "--variant", "seed", "--list")
     assert code == EXIT_OK
     lines = out.splitlines()
-    assert lines[0].split() == ["obligation", "property", "engine", "bounded", "fails", "by"]
-    assert lines[1].split()[:3] == ["selfcheck", "proves", "[seed]"] and "F1" not in lines[1]
-    assert lines[2].split()[:3] == ["selfcheck", "finds_f1", "[seed]"] and lines[2].endswith("F1")
+    assert lines[0].split() == ["obligation", "property", "engine", "bounded"]
+    assert lines[1].split()[:3] == ["selfcheck", "proves", "[seed]"]
+    assert lines[2].split()[:3] == ["selfcheck", "finds_f1", "[seed]"]
     assert lines[3:] == ["2 obligations"]
     code, out, _ = prove(capsys, "--variant", "seed", "--list", "--json", "-")
     listed = json.loads(out)
     assert [row["ident"] for row in listed] == [PROVED[0].ident, F1_SEED.ident]
-    assert listed[1]["finding"] == "F1" and listed[1]["engine"] == "proofs.tool.selfcheck"
+    assert "finding" not in listed[1] and listed[1]["engine"] == "proofs.tool.selfcheck"
     assert not Path("reports").exists()
 
 
@@ -151,11 +151,14 @@ def test_a_counterexample_is_shown_replayed_and_explained(
     registry.append(F1_SEED)
     code, out, _ = prove(capsys, "--variant", "seed")
     assert code == EXIT_FAILED
-    assert re.search(r"counterexample +\d+\.\d\d s  selfcheck finds_f1 \[seed\]  \(F1\)", out)
+    assert re.search(r"counterexample +\d+\.\d\d s  selfcheck finds_f1 \[seed\]  \(F1, F2\)", out)
     lines = [" ".join(line.split()) for line in out.splitlines()]
     for line in [
         "COUNTEREXAMPLE selfcheck finds_f1 [seed] (",
-        "finding F1 try_to_unmap loses a SWAP_FAIL entry when the next one unmaps",
+        "found on seed: shows count_nr_reverse_maps, count_pte_chain_objects, spec_rmap_complete,",
+        "finding F1 try_to_unmap loses a SWAP_FAIL entry when the next one unmaps (its fix removes",
+        "finding F2 try_to_unmap never lowers nr_reverse_maps (its fix removes count_nr_reverse_maps,",
+        "then seed+F1+F2: proved",
         "failing conjunct spec_rmap_complete",
         "last step reclaim pfn=1 -> referenced 0, try_to_unmap SWAP_FAIL, disposition activate",
         "environment unmap a SWAP_SUCCESS, b SWAP_FAIL; next pte_chain allocation succeeds",
@@ -171,7 +174,9 @@ def test_a_counterexample_is_shown_replayed_and_explained(
     ]:
         assert any(shown.startswith(line) for shown in lines), line
     assert out.index("\nSummary: 1 proved, 1 counterexample") < out.index("COUNTEREXAMPLE")
-    assert re.search(r"^1 proved, 1 counterexample, 0 unknown in .* s; explained by F1 \(1\)$", out, re.M)
+    assert re.search(
+        r"^1 proved, 1 counterexample, 0 unknown in .* s; explained by F1 \(1\), F2 \(1\)$", out, re.M
+    )
     assert "{'" not in out and "['" not in out  # no Python repr
     # The written trace is the replayable artefact: replay --strict fails on it.
     trace = Path("reports/cex/selfcheck_finds_f1-seed.jsonl")
@@ -212,12 +217,12 @@ def test_results_print_in_registry_order_whatever_finishes_first(
 def test_a_failure_on_seed_without_a_finding_is_flagged(
     registry: list[Obligation], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    registry.append(selfcheck.obligation("finds_f1", "seed"))
-    code, out, _ = prove(capsys, "--variant", "seed")
+    registry.append(selfcheck.obligation("finds_f1", "fixed"))
+    code, out, _ = prove(capsys, "--variant", "fixed")
     assert code == EXIT_FAILED
     assert "(no finding explains this)" in out
-    assert "finding           NONE - no documented finding explains this failure on seed" in out
-    assert out.rstrip().endswith("; 1 failure(s) on seed no finding explains")
+    assert "finding           NONE - no finding explains this failure" in out
+    assert out.rstrip().endswith("; 1 failure(s) no finding explains")
 
 
 def test_json_report(registry: list[Obligation], capsys: pytest.CaptureFixture[str]) -> None:
@@ -239,7 +244,12 @@ def test_json_report(registry: list[Obligation], capsys: pytest.CaptureFixture[s
     assert row["name"] == F1_SEED.name and row["function"] == "selfcheck" and row["variant"] == "seed"
     assert (row["property"], row["method"]) == ("invariant preservation", "selfcheck")
     assert row["bounded"] == is_bounded("selfcheck")
-    assert (row["status"], row["finding"], row["conjunct"]) == ("counterexample", "F1", "spec_rmap_complete")
+    assert (row["status"], row["findings"], row["conjunct"]) == (
+        "counterexample",
+        ["F1", "F2"],
+        "spec_rmap_complete",
+    )
+    assert row["explained"] and row["detail"]["last"] == {"variant": "seed+F1+F2", "status": "proved"}
     verdict = row["detail"]["replay"]
     assert verdict["replays"] and "spec_mismatch" in verdict["shows"]
     assert verdict["path"] == "reports/cex/selfcheck_finds_f1-seed.jsonl"
@@ -294,8 +304,8 @@ def test_counterexample_traces_are_written_per_obligation_and_variant(
 def test_only_a_counterexample_is_explained_by_a_finding(
     registry: list[Obligation], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    registry.append(selfcheck.obligation("answers_unknown", "seed", finding="F1"))
+    registry.append(selfcheck.obligation("answers_unknown", "seed"))
     code, out, _ = prove(capsys, "--variant", "seed")
     assert code == EXIT_FAILED
-    assert "selfcheck answers_unknown [seed]  (F1 expects a counterexample)" in out
-    assert re.search(r"1 unknown in \d+\.\d s; 1 failure\(s\) on seed no finding explains$", out.rstrip())
+    assert "selfcheck answers_unknown [seed]  (no finding explains this)" in out
+    assert re.search(r"1 unknown in \d+\.\d s; 1 failure\(s\) no finding explains$", out.rstrip())

@@ -79,7 +79,7 @@ def test_a_counterexample_that_does_not_replay_fails_the_run(
 
 
 def test_a_replaying_counterexample_is_a_counterexample(tmp_path: Path) -> None:
-    code, [result], _ = run(tmp_path, selfcheck.obligation("finds_f1", "seed", finding="F1"))
+    code, [result], _ = run(tmp_path, selfcheck.obligation("finds_f1", "seed"))
     assert code == EXIT_FAILED and result.outcome.status == "counterexample"
     assert result.outcome.detail["replay"]["replays"]
 
@@ -92,12 +92,12 @@ def test_all_proved_exits_0(tmp_path: Path) -> None:
 def _fast_subset() -> list[Obligation]:
     """Fast obligations of both variants: on seed they fail by F3 and F4, on fixed they are proved."""
     names = ("page_add_rmap refinement", "page_remove_rmap balanced counts")
-    return [ob for ob in OBLIGATIONS if ob.name in names]
+    return [ob for ob in OBLIGATIONS if ob.name in names and ob.variant in ("seed", "fixed")]
 
 
 def test_results_repeat_across_three_runs(tmp_path: Path) -> None:
     subset = _fast_subset()
-    assert len(subset) == 4 and any(ob.finding for ob in subset)
+    assert len(subset) == 4
 
     def answers() -> list[tuple[str, str | None, object]]:
         results = prove(subset, timeout=60.0, jobs=2, cex_dir=tmp_path)

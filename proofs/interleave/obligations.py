@@ -27,7 +27,6 @@ from typing import Any
 
 from impl.invariants import ALL_INVARIANTS
 from impl.variants import VARIANTS
-from proofs.findings import FINDINGS
 from proofs.interleave.execution import StepRecord, Wait
 from proofs.interleave.explore import Exploration, explore, interleaving
 from proofs.interleave.locks import lock_label
@@ -44,10 +43,6 @@ WORLDS: tuple[World, ...] = (
 )
 # The world whose deadlock the blocking obligation exhibits and docs draw.
 DEADLOCK_WORLD = WORLDS[0]
-# Only these seed findings can show without a SWAP_FAIL (no world has an
-# mlocked vma or a pte outside its vmas, so F1 and F5 cannot arise, nor F3
-# without a failing allocation, nor F4 without removing a missing entry).
-EXPECTED_SEED_FINDINGS = ("F2",)
 
 _WORLD_TEXT = "; ".join(w.name for w in WORLDS)
 METHOD = f"exhaustive interleavings, breadth first with state dedup ({_WORLD_TEXT}; 1 page each)"
@@ -169,16 +164,11 @@ def prove_consistency(ob: Obligation, timeout: float) -> Outcome:
         schedule, bad = e.sequential_violation or e.violations[0]
         trace = {"trace": sequential_trace(e.world, schedule)} if sequential else {}
         violated = set().union(*(f.violated for f in failing))
-        expected = [f for f in FINDINGS if f.id in EXPECTED_SEED_FINDINGS and ob.variant == "seed"]
         detail = {
             **_witness(e, schedule, blocking=False),
             "conjunct": ", ".join(sorted(bad)),
             "violations": bad,
             "violated_anywhere": sorted(violated),
-            # What the findings that can arise in these worlds account for;
-            # anything left over would be new: a finding of concurrency.
-            "explained_by": {f.id: sorted(set(f.shows) & violated) for f in expected},
-            "unexplained": sorted(violated - set().union(*(set(f.shows) for f in expected))),
             "explored": _summaries(found),
             **trace,
         }
@@ -249,7 +239,6 @@ def _obligations() -> list[Obligation]:
                 tuple(inv.name for inv in ALL_INVARIANTS),
                 METHOD,
                 "proofs.interleave.obligations:prove_consistency",
-                finding="F2" if variant == "seed" else None,
             ),
             Obligation(
                 "blocking page_table_lock in try_to_unmap_one deadlocks",

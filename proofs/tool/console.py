@@ -239,11 +239,17 @@ def failure(result: Result, *, verbose: bool = False) -> list[RenderableType]:
     ob, outcome, detail = result.obligation, result.outcome, result.outcome.detail
     head = Text(f"{outcome.status.upper()}  {ob.ident}  ({outcome.seconds:.2f} s)", style="bold")
     rows = []
-    if ob.finding:
-        expects = "" if result.explained else " (it expects a counterexample)"
-        rows.append(("finding", f"{ob.finding} {finding(ob.finding).title}{expects}"))
-    elif result.unexplained:
-        rows.append(("finding", "NONE - no documented finding explains this failure on seed"))
+    for row in detail.get("findings") or ():
+        rows.append(("found on", f"{row['variant']}: shows {', '.join(row['shows']) or 'nothing'}"))
+        for f in row["findings"]:
+            removes = [name for name, fixes in row["removed_by"].items() if f in fixes]
+            rows.append(("finding", f"{f} {finding(f).title} (its fix removes {', '.join(removes)})"))
+        if row["unexplained"]:
+            rows.append(("finding", f"NONE removes {', '.join(row['unexplained'])}"))
+    if "last" in detail:
+        rows.append(("then", f"{detail['last']['variant']}: {detail['last']['status']}"))
+    if result.unexplained:
+        rows.append(("finding", "NONE - no finding explains this failure"))
     rows.append(("statement", ob.statement))
     rows.append(("method", f"{ob.method}; invariants: {', '.join(ob.invariants) or '-'}"))
     if result.conjunct:
@@ -275,12 +281,8 @@ def failure_text(result: Result, *, verbose: bool = True) -> list[str]:
 def result_line(result: Result) -> str:
     ob, outcome = result.obligation, result.outcome
     line = f"{outcome.status:<14} {outcome.seconds:7.2f} s  {ob.ident}"
-    if result.passed and ob.finding:
-        line += f"  (expected to fail: {ob.finding})"
-    elif result.explained:
-        line += f"  ({ob.finding})"
-    elif ob.finding and not result.passed:
-        line += f"  ({ob.finding} expects a counterexample)"
+    if result.explained:
+        line += f"  ({', '.join(result.findings)})"
     elif result.unexplained:
         line += "  (no finding explains this)"
     return line

@@ -23,14 +23,20 @@ class Result:
         return self.outcome.passed
 
     @property
+    def findings(self) -> tuple[str, ...]:
+        """The findings its counterexamples were attributed to, by replay (proofs.attribution)."""
+        rows = self.outcome.detail.get("findings") or ()
+        return tuple(dict.fromkeys(f for row in rows for f in row["findings"]))
+
+    @property
     def explained(self) -> bool:
-        """A counterexample (it replays) that a documented finding explains."""
-        return self.outcome.status == "counterexample" and self.obligation.finding is not None
+        """A counterexample whose every round a finding explains, the last fix set proving it."""
+        return self.outcome.status == "counterexample" and bool(self.outcome.detail.get("explained"))
 
     @property
     def unexplained(self) -> bool:
-        """A failure on seed that no documented finding explains (an unknown never is)."""
-        return not self.passed and not self.explained and self.obligation.variant == "seed"
+        """A failure no finding explains (an unknown, a timeout or an error never is explained)."""
+        return not self.passed and not self.explained
 
     @property
     def conjunct(self) -> str | None:
@@ -58,15 +64,25 @@ def summary_line(results: Sequence[Result], seconds: float) -> str:
     counts = Counter(r.outcome.status for r in results)
     parts = [f"{counts[s]} {s}" for s in STATUSES if s in ALWAYS_COUNTED or counts[s]]
     line = f"{', '.join(parts)} in {seconds:.1f} s"
-    explained = Counter(r.obligation.finding for r in results if r.explained)
+    explained = Counter(f for r in results if r.explained for f in r.findings)
     if explained:
         line += "; explained by " + ", ".join(f"{f} ({n})" for f, n in sorted(explained.items()))
     unexplained = sum(r.unexplained for r in results)
     if unexplained:
-        line += f"; {unexplained} failure(s) on seed no finding explains"
+        line += f"; {unexplained} failure(s) no finding explains"
     return line
 
 
-def exit_code(results: Sequence[Result]) -> int:
-    """0 when every obligation is proved; anything else fails the run."""
-    return 0 if all(r.passed for r in results) else 1
+def exit_code(results: Sequence[Result], *, expect: Sequence[str] | None = None) -> int:
+    """0 when every obligation is proved; anything else fails the run.  With
+    ``expect`` (the documented findings): 0 when every failure is explained
+    and every expected finding was found by some obligation."""
+    if expect is None:
+        return 0 if all(r.passed for r in results) else 1
+    return 0 if not any(r.unexplained for r in results) and not missing_findings(results, expect) else 1
+
+
+def missing_findings(results: Sequence[Result], expect: Sequence[str]) -> list[str]:
+    """The expected findings no obligation found."""
+    found = {f for r in results for f in r.findings}
+    return [f for f in expect if f not in found]

@@ -30,13 +30,15 @@ from rich.table import Table
 from rich.text import Text
 
 from impl.variants import VARIANTS
+from proofs.findings import FINDINGS
 from proofs.obligation import Obligation, Outcome
 from proofs.tool import cli
 from proofs.tool.cexreplay import CEX_DIR, checked
 from proofs.tool.cli import UsageError
 from proofs.tool.console import Progress, console, facts, failure
+from proofs.tool.derived import with_findings
 from proofs.tool.report import to_json, to_junit
-from proofs.tool.result import Result, exit_code, is_bounded, summary_line
+from proofs.tool.result import Result, exit_code, is_bounded, missing_findings, summary_line
 from proofs.tool.select import compile_expression
 from proofs.tool.workers import FORK, Stopped, adopt, release, run_tasks
 
@@ -78,7 +80,9 @@ def _answer(obligation: Obligation, timeout: float, cex_dir: Path, conn: Connect
     """In the obligation's own process: run it, replay its counterexample, send the outcome."""
     os.dup2(2, 1)  # whatever the prover prints (z3 warnings too) goes to stderr: stdout is the report
     try:
-        outcome = checked(obligation, obligation.run(timeout), cex_dir)
+        outcome = with_findings(
+            obligation, checked(obligation, obligation.run(timeout), cex_dir), timeout, cex_dir
+        )
     except Exception as why:  # the replay broke: an error, never a pass
         outcome = Outcome("error", 0.0, {"error": f"{type(why).__name__}: {why}"})
     try:
@@ -190,7 +194,6 @@ def listing(obligations: Sequence[Obligation]) -> list[dict[str, object]]:
             "method": ob.method,
             "bounded": is_bounded(ob.method),
             "invariants": list(ob.invariants),
-            "finding": ob.finding,
             "statement": ob.statement,
         }
         for ob in obligations
@@ -198,10 +201,10 @@ def listing(obligations: Sequence[Obligation]) -> list[dict[str, object]]:
 
 
 def _print_list(obligations: Sequence[Obligation], out: TextIO) -> None:
-    table = Table("obligation", "property", "engine", "bounded", "fails by", box=None, pad_edge=False)
+    table = Table("obligation", "property", "engine", "bounded", box=None, pad_edge=False)
     for ob in obligations:
         bounded = "bounded" if is_bounded(ob.method) else "unbounded"
-        table.add_row(*(Text(c) for c in (ob.ident, ob.prop, engine(ob), bounded, ob.finding or "")))
+        table.add_row(*(Text(c) for c in (ob.ident, ob.prop, engine(ob), bounded)))
     show = console(out)
     show.print(table)
     show.print(Text(f"{len(obligations)} obligations"))
@@ -218,7 +221,8 @@ def _print_report(
     show.print(Text(f"\nSummary: {line}"))
     explained: dict[str, list[Result]] = {}
     for r in failed:
-        explained.setdefault(r.obligation.finding or "none", []).append(r)
+        for key in r.findings if r.explained else ("no finding",):
+            explained.setdefault(key, []).append(r)
     if failed:
         show.print(
             facts(
@@ -278,7 +282,13 @@ def execute(args: argparse.Namespace, obligations: Sequence[Obligation], *, out:
         raise cli.Interrupted(
             f"{len(results)} of {len(selected)} obligations finished; the reports written say complete: false"
         )
-    return exit_code(results)
+    if not args.expect_findings:
+        return exit_code(results)
+    expect = [f.id for f in FINDINGS]
+    missing = missing_findings(results, expect)
+    if missing:
+        console(out).print(Text(f"--expect-findings: no obligation found {', '.join(missing)}"))
+    return exit_code(results, expect=expect)
 
 
 def run(args: argparse.Namespace) -> int:

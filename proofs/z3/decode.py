@@ -40,9 +40,11 @@ def _vmas(found: bool, start: int, end: int, flags: int, at: int) -> list[dict[s
     says: start and end kept relative to the address, page-aligned."""
     if not found:
         return []
-    lo = at + max(-4, min(4, (start - at) // PAGE)) * PAGE
+    # Rounded away from the address, so a vma that starts above it (by
+    # less than a page, in the model) still starts above it.
+    lo = at + max(-4, min(4, -(-(start - at) // PAGE))) * PAGE
     hi = at + max(1, min(4, -(-(end - at) // PAGE))) * PAGE
-    lo = min(lo, hi - PAGE)
+    hi = max(hi, lo + PAGE)
     return [{"start": lo, "end": hi, "locked": bool(flags & VM_LOCKED)}]
 
 
@@ -107,16 +109,18 @@ def decode(model: z3.ModelRef, h: Heap, n: int, function: str, args: Any) -> dic
             }
         )
     busy = sorted({mm_names[mm_of[p]] for p in universe if v(h.select("mm.lock", mm_of[p])) != 0})
-    fail = v(h["slab.fail_next"])
+    fail, after = v(h["slab.fail_next"]), v(h["slab.succeed"])
     env = {
         "lock busy": busy,
         "allocation failures to come": fail,
+        "allocations that succeed first": after,
         "ptes": {names[p]: {"mm": mm_names[mm_of[p]], "present": present[p]} for p in universe},
     }
     last = _final(
         function,
         names.get(t) if t is not None else None,
         fail,
+        after,
         v(args.dirty) if args and args.dirty is not None else False,
     )
     if function not in ("page_add_rmap", "map"):
@@ -127,12 +131,12 @@ def decode(model: z3.ModelRef, h: Heap, n: int, function: str, args: Any) -> dic
     return {"trace": ops, "env": env}
 
 
-def _final(function: str, pte: str | None, fail: int, dirty: bool) -> list[dict[str, Any]]:
+def _final(function: str, pte: str | None, fail: int, after: int, dirty: bool) -> list[dict[str, Any]]:
     locked = [{"op": "set_page", "pfn": PFN, "locked": True}]
     match function:
         case "page_add_rmap" | "map":
             return [
-                *([{"op": "fail_alloc", "n": fail}] if fail else []),
+                *([{"op": "fail_alloc", "n": fail, **({"after": after} if after else {})}] if fail else []),
                 {"op": "map", "pte": pte, "pfn": PFN, "dirty": dirty},
             ]
         case "page_remove_rmap":

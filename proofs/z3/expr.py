@@ -223,7 +223,7 @@ class Expressions:
             return None
         try:
             return path, ite(c, va, vb)
-        except TypeError:
+        except (TypeError, z3.Z3Exception):  # values of two kinds (Python's `a or b`): fork instead
             return None
 
     def unary(self, op: ast.unaryop, v: Any, site: Site) -> Any:
@@ -350,13 +350,21 @@ class Expressions:
         ):  # type: ignore[attr-defined]
             return [(path, construct(target, args, kwargs))]
         if isinstance(target, FunctionType):
-            if not target.__module__.startswith(("impl.", "spec.")):
+            # impl/'s and spec/'s code, and a variant's own methods wherever
+            # the variant is written (a patch under test lives in its own module).
+            if not (target.__module__.startswith(("impl.", "spec.")) or _variant_method(func)):
                 raise self.unsupported(
                     site, f"a call of {target.__module__}.{target.__qualname__} (no model)"
                 )
             owner = func.owner if isinstance(func, Bound) else None
             return self.call(target, owner, args, kwargs, path)
         raise self.unsupported(site, f"a call of {target!r}")
+
+
+def _variant_method(func: Any) -> bool:
+    from impl.rmap_seed import SeedRmap
+
+    return isinstance(func, Bound) and issubclass(func.owner, SeedRmap)
 
 
 def construct(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Record:

@@ -94,7 +94,8 @@ FIELDS: dict[str, Field] = {
     "swap.count": Field("int", ("int",), doc="swap_map[entry] (0 for an unused entry)"),
     "state.nr": Field("int", doc="page_state.nr_reverse_maps"),
     "slab.live": Field("bool", ("int",), doc="pte_chain_cache's live objects"),
-    "slab.fail_next": Field("int", doc="how many of the next GFP_ATOMIC allocations fail"),
+    "slab.fail_next": Field("int", doc="how many GFP_ATOMIC allocations fail after slab.succeed"),
+    "slab.succeed": Field("int", doc="how many of the next GFP_ATOMIC allocations succeed first"),
     "lru.lock": Field("int", doc="pagemap_lru_lock's holder"),
     # ghosts
     "g.n": Field("int", ghost=True),

@@ -74,6 +74,7 @@ def world_facts(h: Heap) -> list[Any]:
         forall(x, z3.Implies(live[x], x < 0), live, x),
         forall(x, z3.Implies(other[x], x < 0), other, x),
         h["slab.fail_next"] >= 0,
+        h["slab.succeed"] >= 0,
         h["g.nr_other"] >= 0,
         h["g.base"] >= 0,
         h["g.n"] >= 0,

@@ -62,16 +62,18 @@ def _find_vma(ex: Executor, path: Path, args: tuple[Any, ...], kw: dict[str, Any
 
 def _alloc(ex: Executor, path: Path, args: tuple[Any, ...], kw: dict[str, Any], site: Site) -> Results:
     h = path.heap
-    fails = h["slab.fail_next"] > 0
+    succeed, fail_next = h["slab.succeed"], h["slab.fail_next"]
+    fails = z3.And(succeed <= 0, fail_next > 0)
     out: Results = []
     for arm, taken in ex.fork(path, fails, site, ("GFP_ATOMIC fails", "allocates")):
         if arm:
-            out.append((taken.but(heap=h.set("slab.fail_next", h["slab.fail_next"] - 1)), Ptr(z3.IntVal(0))))
+            out.append((taken.but(heap=h.set("slab.fail_next", fail_next - 1)), Ptr(z3.IntVal(0))))
             continue
         if taken.fresh >= FRESH_NODES:
             raise ex.unsupported(site, f"more than {FRESH_NODES} allocations on one path")
         node = fresh_node(taken.fresh)
-        heap = h.store("slab.live", node, z3.BoolVal(True))
+        heap = h.set("slab.succeed", z3.If(succeed > 0, succeed - 1, succeed))
+        heap = heap.store("slab.live", node, z3.BoolVal(True))
         heap = heap.store("node.next", node, z3.IntVal(0)).store("node.ptep", node, z3.IntVal(0))
         out.append((taken.but(heap=heap, fresh=taken.fresh + 1), Ptr(node)))
     return out
@@ -141,8 +143,9 @@ MODELS_LIST: tuple[Model, ...] = (
     ),
     Model(
         KmemCache.alloc,
-        "GFP_ATOMIC allocation: NULL (one fewer failure to come) while slab.fail_next > 0, else a "
-        "fresh pte_chain node (next and ptep NULL) that is live from now on.",
+        "GFP_ATOMIC allocation (impl.world.InjectedCache, a trace's fail_alloc): the first "
+        "slab.succeed allocations succeed, the slab.fail_next after them answer NULL, the rest "
+        "succeed; a success is a fresh pte_chain node (next and ptep NULL), live from now on.",
         "alloc with fail_next 0..2 on caches of 0..2 live objects: same answer kind, same fail_next, "
         "live objects grow by exactly the new one",
         _alloc,

@@ -155,7 +155,8 @@ def _unmap_pre(h: Heap, a: Args) -> Goals:
 
 
 def _unmap_one_pre(h: Heap, a: Args) -> Goals:
-    return [*_unmap_pre(h, a)[:-2], ("ptep is recorded", recorded(h, a.t))]
+    # Its one caller, try_to_unmap, holds the page lock of a page with backing store.
+    return [*_unmap_pre(h, a), ("ptep is recorded", recorded(h, a.t))]
 
 
 def _unmap_one_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abstract]:

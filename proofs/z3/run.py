@@ -24,6 +24,7 @@ from proofs.z3.search import MAX_CHAIN, counterexample
 from proofs.z3.vcs import build
 
 SEARCH_SHARE = 1.0  # the bounded search's budget, in multiples of the timeout
+FIRST_LOOK = 1.5  # seconds per query (twice, see prover.check_incremental) before the search is tried
 
 
 def prove(obligation: Obligation, timeout: float) -> Outcome:
@@ -33,7 +34,17 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
         problem = build(obligation.function, obligation.prop, cls)
     except Unsupported as why:
         return Outcome("error", time.perf_counter() - start, {"error": str(why)})
-    failures, log = discharge(problem.vcs, timeout)
+    # A first look with a short budget: z3 refutes quickly, but finding a
+    # model of a quantified VC can take long, and the bounded search finds
+    # a replaying counterexample sooner.  Only then do the VCs get the full
+    # budget, so a slow proof is still a proof.
+    failures, log = discharge(problem.vcs, min(timeout, FIRST_LOOK))
+    found = None
+    if failures and failures[0].status != "vacuous":
+        named = tuple(c for f in failures for c in f.conjuncts)
+        found = counterexample(obligation.function, obligation.prop, cls, timeout * SEARCH_SHARE, named)
+        if found is None:
+            failures, log = discharge(problem.vcs, timeout)
     detail: dict[str, Any] = {"vcs": log, "method": obligation.method, "paths": _paths(problem)}
     if not failures:
         return Outcome("proved", time.perf_counter() - start, detail)
@@ -41,7 +52,6 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
     detail.update({"vc": first.vc, "conjunct": ", ".join(first.conjuncts)})
     if first.status == "vacuous":
         return Outcome("vacuous", time.perf_counter() - start, detail)
-    found = counterexample(obligation.function, obligation.prop, cls, timeout * SEARCH_SHARE)
     if found is None:
         detail["why"] = (
             f"{first.vc} does not prove ({first.status}), and no trace from the entry on chains of up to "

@@ -97,6 +97,7 @@ def world_pins(h: Heap, n: int, entry: Entry, args: Args) -> list[Any]:
 def plain(h: Heap, n: int) -> list[Any]:
     """The plainest environment, preferred (soft)."""
     out = [z3.Not(flag(h, PG_swapcache)), z3.Not(flag(h, PG_referenced)), z3.Not(flag(h, PG_dirty))]
+    out.append(h["slab.succeed"] == 0)
     for p in range(1, n + 2):
         out += [
             h.select("mm.lock", h.select("pte.mm", p)) == 0,
@@ -106,20 +107,25 @@ def plain(h: Heap, n: int) -> list[Any]:
     return out
 
 
-def counterexample(name: str, prop: str, cls: type, timeout: float) -> dict[str, Any] | None:
-    """A replaying counterexample of (entry, property) on the variant, or None."""
+def counterexample(
+    name: str, prop: str, cls: type, timeout: float, first: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
+    """A replaying counterexample of (entry, property) on the variant, or None;
+    the conjuncts named in ``first`` (those a VC failed on) are tried first."""
     entry = ENTRIES[name]
     deadline = time.perf_counter() + timeout
     for n in (1,) if name == "try_to_unmap_one" else range(0, MAX_CHAIN + 1):  # replayed through try_to_unmap
         if time.perf_counter() > deadline:
             return None
-        found = _search(entry, prop, cls, n, deadline)
+        found = _search(entry, prop, cls, n, deadline, first)
         if found is not None:
             return found
     return None
 
 
-def _search(entry: Entry, prop: str, cls: type, n: int, deadline: float) -> dict[str, Any] | None:
+def _search(
+    entry: Entry, prop: str, cls: type, n: int, deadline: float, first: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
     h0 = fresh_heap(f"b{n}")
     args = entry_args(entry)
     pre = [*inv.world_facts(h0), *[t for _, t in entry.pre(h0, args)], *world_pins(h0, n, entry, args)]
@@ -146,6 +152,7 @@ def _search(entry: Entry, prop: str, cls: type, n: int, deadline: float) -> dict
         shared = common_prefix(conds)
         candidates.append((name, [*conds[0][:shared], disj(conj(c[shared:]) for c in conds)]))
     pinned_sums = ex.sums.pins(n)
+    candidates.sort(key=lambda c: not _named(c[0], first))
     for what, hyps in candidates:
         left = deadline - time.perf_counter()
         if left <= 0:
@@ -158,6 +165,13 @@ def _search(entry: Entry, prop: str, cls: type, n: int, deadline: float) -> dict
                 return {"chain": n, "failed": what, **case, "replay": verdict}
             model = None  # one decoded model per candidate: the next candidate may replay
     return None
+
+
+def _named(candidate: str, first: tuple[str, ...]) -> bool:
+    """Whether a candidate is one of the conjuncts named (a fault site: any fault named)."""
+    if candidate.startswith(NO_FAULT):
+        return any(name.startswith(NO_FAULT) for name in first)
+    return candidate in first
 
 
 def _model(assertions: list[Any], soft: list[Any], timeout: float) -> z3.ModelRef | None:

@@ -22,7 +22,7 @@ import z3
 
 from impl.kernel import ENOMEM, SWAP_MAP_MAX, VM_LOCKED, PG_dirty, PG_referenced, PG_swapcache
 from proofs.z3.heap import Heap, intern
-from proofs.z3.invariants import flag, normal, recorded
+from proofs.z3.invariants import direct, flag, normal, recorded
 
 SUCCESS, AGAIN, FAIL, ERROR = 0, 1, 2, 3
 NONE, PAGE, SWAP = 0, 1, 2
@@ -246,11 +246,19 @@ class SumsRegistry:
 # ------------------------------------------------------------ the operations
 
 
+def alloc_fails(h: Heap) -> Any:
+    """impl.abstraction.env_alloc_fails: one of the allocations recording one
+    more mapping makes fails (two when the page is mapped directly, else one
+    when it is mapped at all)."""
+    needed = z3.If(direct(h), 2, 1)
+    return z3.And(normal(h), h["g.n"] > 0, h["slab.fail_next"] > 0, h["slab.succeed"] < needed)
+
+
 def spec_rmap_add(h: Heap, t: Any) -> tuple[Any, Abstract]:
-    """spec.ops.rmap_add with alloc_fails = the next allocation fails."""
+    """spec.ops.rmap_add with the environment's alloc_fails."""
     a = abstract(h)
     p = z3.Int("p")
-    nomem = z3.And(normal(h), h["slab.fail_next"] > 0, h["g.n"] > 0)
+    nomem = alloc_fails(h)
     ok = z3.And(normal(h), z3.Not(nomem))
     rmap = a["rmap"]
     a["rmap"] = z3.Lambda([p], z3.Or(rmap[p], z3.And(ok, p == t)))
@@ -323,7 +331,7 @@ def spec_referenced(h: Heap, sums: Sums) -> tuple[Any, Abstract]:
 
 def spec_map(h: Heap, t: Any, dirty: Any) -> tuple[Any, Abstract]:
     """spec.ops.map_pte: the answer ("mapped" or "oom") and the state."""
-    nomem = z3.And(normal(h), h["slab.fail_next"] > 0, h["g.n"] > 0)
+    nomem = alloc_fails(h)
     mapped = z3.Not(nomem)
     gains = z3.And(mapped, normal(h))
     a = spec_rmap_add(h, t)[1]

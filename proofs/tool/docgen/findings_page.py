@@ -13,6 +13,7 @@ from typing import Any
 from impl.fixes import FIXES
 from impl.rmap_seed import SeedRmap
 from proofs.findings import FINDINGS, Finding
+from proofs.obligation import Obligation
 from proofs.tool.docgen import c_oracle
 from proofs.tool.docgen.markdown import fence, table
 from proofs.tool.docgen.results import contract_table, obligation_table
@@ -162,6 +163,29 @@ def fix_diff(finding_id: str) -> str:
     return "\n".join(out)
 
 
+def exposing(finding_id: str, ctx: Context) -> list[Obligation]:
+    """The obligations on seed whose committed counterexamples the finding's fix removes."""
+    results = ctx.results or {}
+    return [
+        ob
+        for ob in ctx.obligations or ()
+        if ob.variant == "seed" and finding_id in getattr(results.get((ob.name, ob.variant)), "findings", ())
+    ]
+
+
+def rounds_table(finding_id: str, obs: list[Obligation], ctx: Context) -> str:
+    """Per obligation, the round that exposed the finding: the variant it was found on, what
+    its trace shows there, and the command that replays it."""
+    results = ctx.results or {}
+    rows = []
+    for ob in obs:
+        for row in results[(ob.name, ob.variant)].rounds:
+            if finding_id in row["findings"]:
+                removes = [n for n, fixes in row["removed_by"].items() if finding_id in fixes]
+                rows.append([ob.name, row["variant"], ", ".join(removes), f"`{row['command']}`"])
+    return table(["obligation", "found on", "its fix removes", "replay"], rows)
+
+
 def finding_page(f: Finding, ctx: Context) -> str:
     trace = f.trace.read_text(encoding="utf-8")
     seed_records = replay_file(f.trace, "seed")
@@ -225,11 +249,16 @@ def finding_page(f: Finding, ctx: Context) -> str:
     out.append(f"`{FIXES[f.id].__name__}`, from the seed's port to the fix:\n")
     out.append(fence("diff", fix_diff(f.id)))
     out.append("## What fails because of it\n")
-    failing_obs = [ob for ob in ctx.obligations or () if ob.finding == f.id]
+    failing_obs = exposing(f.id, ctx)
     if failing_obs:
+        out.append(
+            "The obligations on seed whose counterexamples this finding's fix removes (attributed by "
+            "replay; each round's trace replays on the variant named):\n"
+        )
         out.append(obligation_table(failing_obs, ctx, "../obligations.md"))
+        out.append(rounds_table(f.id, failing_obs, ctx))
     else:
-        out.append("No obligation names this finding yet.\n")
+        out.append("No obligation's counterexample in the committed results is removed by its fix.\n")
     failing = [r for r in ctx.contract_results.get("seed", []) if f.id in r.findings]
     if failing:
         out.append("Contract conditions with a counterexample on seed that this finding explains:\n")
@@ -293,13 +322,14 @@ def findings_index(ctx: Context) -> str:
                     f"`{f.function}`",
                     f.seed_lines,
                     ", ".join(f.shows),
-                    sum(ob.finding == f.id for ob in ctx.obligations or ()),
+                    len(exposing(f.id, ctx)),
                     sum(f.id in r.findings for r in ctx.contract_results.get("seed", [])),
                 ]
                 for f in FINDINGS
             ],
         ),
-        "*Obligations*: those on seed whose failure the finding explains (`Obligation.finding`); "
+        "*Obligations*: those on seed with a counterexample the finding's fix removes, attributed by "
+        "replay (`proofs.attribution`) in the committed results; "
         "*contract conditions*: those with a counterexample on seed the finding explains.\n",
     ]
     return "\n".join(out)

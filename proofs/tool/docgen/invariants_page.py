@@ -162,14 +162,14 @@ def _invariant_section(inv: Invariant[Any], ctx: Context) -> str:
     out.append("**z3 formula**\n")
     if formula:
         out.append(
-            "The conjunct `proofs.z3.legacy.invariants.full` states for the page an operation is about, on "
-            "the symbolic state `s` of `proofs/z3/state.py` (`s.n`, `s.nd`, `s.npos`, `s.ppos` are "
-            "the ghost chain; `other` and `nr_other` the other pages' frame):\n"
+            "The conjunct `proofs.z3.invariants.full` states for the page an operation is about, on "
+            "the symbolic heap `s` of `proofs/z3/heap.py` (`g.n`, `g.nd`, `g.npos`, `g.ppos`, `g.pe` "
+            "are the ghost chain; `g.other` and `g.nr_other` the other pages' frame):\n"
         )
         out.append(fence("text", formula))
     else:
         out.append(
-            "z3 formula: see obligations. `proofs.z3.legacy.invariants.full` has no per-state conjunct "
+            "z3 formula: see obligations. `proofs.z3.invariants.full` has no per-state conjunct "
             "for it: "
             "the count involves every page's ptes, so each obligation that states it does so as a "
             "balance equation of its operation (the counter moves by exactly the change in what it "

@@ -116,9 +116,9 @@ def obligations_page(ctx: Context) -> str:
                 ["runner", f"`{ob.runner}`"],
                 ["result", result_text(ob, ctx.results)],
             ]
-            if ob.finding:
-                facts.append(["finding", f"[{ob.finding}](findings/{ob.finding}.md)"])
             r = None if ctx.results is None else ctx.results.get((ob.name, ob.variant))
+            if r is not None and r.findings:
+                facts.append(["findings", ", ".join(f"[{f}](findings/{f}.md)" for f in r.findings)])
             if r is not None and not r.passed:
                 facts.append(["failing conjunct", r.conjunct or "not named"])
                 if r.shows:

@@ -64,6 +64,8 @@ class ProofResult:
     conjunct: str  # the failing part of the property, as the report names it
     shows: tuple[str, ...]  # what the counterexample's replay shows
     trace: tuple[dict[str, Any], ...]  # the counterexample as trace operations
+    findings: tuple[str, ...] = ()  # the findings its counterexamples were attributed to, by replay
+    rounds: tuple[dict[str, Any], ...] = ()  # each counterexample on the way: variant, findings, command
 
     def breaks(self, invariant: str) -> bool:
         """A counterexample on this invariant's conjunct (an unknown or a
@@ -102,23 +104,25 @@ def proof_results(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, s
                 str(row.get("conjunct") or ""),
                 tuple(replay.get("shows") or ()),
                 tuple(detail.get("trace") or ()),
+                tuple(row.get("findings") or ()) if row.get("explained") else (),
+                tuple(detail.get("findings") or ()),
             )
     return found
 
 
 def z3_formulas() -> dict[str, str]:
-    """invariant name -> its z3 conjunct as text: proofs.z3.legacy.invariants.full
-    applied to a fresh symbolic state, printed with z3's own pretty printer
+    """invariant name -> its z3 conjunct as text: proofs.z3.invariants.full
+    applied to a fresh symbolic heap, printed with z3's own pretty printer
     (private instances, so no z3.set_option elsewhere changes the text)."""
     try:
-        z3_invariants = importlib.import_module("proofs.z3.legacy.invariants")
-        z3_state = importlib.import_module("proofs.z3.legacy.state")
+        z3_invariants = importlib.import_module("proofs.z3.invariants")
+        z3_heap = importlib.import_module("proofs.z3.heap")
     except ModuleNotFoundError:
         return {}
     from z3 import z3printer
 
     grouped: dict[str, list[str]] = {}
-    for name, formula in z3_invariants.full(z3_state.fresh("s")):
+    for name, formula in z3_invariants.full(z3_heap.fresh_heap("s")):
         out = io.StringIO()
         z3printer.PP()(out, z3printer.Formatter()(formula))
         grouped.setdefault(name, []).append(out.getvalue())

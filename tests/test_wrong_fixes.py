@@ -1,0 +1,53 @@
+"""The z3 obligations see the code that runs: wrong fixes are refuted.
+
+Each plausible wrong fix in tests/wrong_fixes.py is a variant class, not a
+z3 edit; the obligation named for it must fail on it with a counterexample
+whose trace replays as a violation on that variant and shows nothing on
+``fixed``.  A few quick ones run by default; all of them with
+RMAP_WRONG_FIXES=1 (.ci/run sets it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import pytest
+import wrong_fixes
+
+from proofs.attribution import shows
+from proofs.obligation import Obligation
+from proofs.z3 import obligations
+
+QUICK = ("CountsOnNomem", "RssLoweredOnFail", "VmStartExclusive")
+ALL = bool(os.environ.get("RMAP_WRONG_FIXES"))
+TIMEOUT = 60.0
+
+
+def _cases() -> list[object]:
+    out = []
+    for cls, name in wrong_fixes.REFUTED_BY.items():
+        marks = [] if ALL or cls.__name__ in QUICK else [pytest.mark.skip(reason="set RMAP_WRONG_FIXES=1")]
+        out.append(pytest.param(cls, name, id=cls.__name__, marks=marks))
+    return out
+
+
+def _obligation(name: str, variant: str) -> Obligation:
+    ob = next(o for o in obligations(("fixed",)) if o.name == name)
+    return replace(ob, variant=variant)
+
+
+@pytest.mark.parametrize(("cls", "name"), _cases())
+def test_a_wrong_fix_is_refuted_by_z3(cls: type, name: str) -> None:
+    outcome = _obligation(name, cls.name).run(TIMEOUT)
+    assert outcome.status == "counterexample", (outcome.status, outcome.detail.get("why"))
+    trace = outcome.detail["trace"]
+    assert shows(trace, cls.name), "the counterexample does not replay on the wrong fix"
+    assert not shows(trace, "fixed"), "the counterexample is not the wrong fix's: fixed shows it too"
+
+
+def test_every_wrong_fix_is_a_registered_variant() -> None:
+    from impl.variants import variant_class
+
+    assert len(wrong_fixes.REFUTED_BY) >= 10
+    assert all(variant_class(cls.name) is cls for cls in wrong_fixes.REFUTED_BY)
