@@ -69,6 +69,11 @@ class BuildError(Exception):
     """The oracle cannot be built; the message is one line saying why."""
 
 
+class NoSeed(BuildError):
+    """No seed was given and none is at a default place: a clone without one (the repository
+    may not hold it), not a broken set-up."""
+
+
 @dataclass(frozen=True)
 class Build:
     """What a build made: the library (in-process) or the driver (sanitizer)."""
@@ -86,7 +91,7 @@ def find_seed(path: str | None = None) -> Path:
     else:
         found = next((p for p in DEFAULT_SEEDS if p.is_file()), None)
         if found is None:
-            raise BuildError(
+            raise NoSeed(
                 "no seed: give --c PATH or set RMAP_SEED (looked at "
                 + ", ".join(str(p) for p in DEFAULT_SEEDS)
                 + ")"
