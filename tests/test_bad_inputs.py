@@ -221,3 +221,15 @@ def test_ctrl_c_is_exit_130_one_line_and_a_report_marked_incomplete(
     written = json.loads((tmp_path / "r.json").read_text())
     complete = written["totals"]["complete"] if report == "totals" else written["complete"]
     assert complete is False and written["not_run"]
+
+
+def test_run_as_a_module_bad_input_is_one_line_too(tmp_path: Path) -> None:
+    """``python -m proofs.tool.cli`` runs the file as ``__main__``: its errors are still caught."""
+    done = subprocess.run(
+        [sys.executable, "-m", "proofs.tool.cli", "prove", "--json", ""],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        env=_env(),
+    )
+    assert "--json needs a file name" in assert_one_line_usage_error(done)

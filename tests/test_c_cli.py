@@ -79,17 +79,23 @@ def test_diff_shows_the_first_record_that_differs(tmp_path: Path, capsys: pytest
         ("missing.c", None, "not a C file (no such file)"),
         ("trace.jsonl", "{}", "not a C file (the name does not end in .c)"),
         ("broken.c", "int page_add_rmap(void) { return ; }\nint x = ;\n", "does not compile"),
+        ("dir.c", "/", "not a C file (not a regular file)"),
+        ("binary.c", "\0ELF", "not a C file (binary data)"),
+        ("empty.c", "", "does not link: "),  # and says which symbol, not collect2's summary
     ],
 )
 def test_a_bad_seed_is_exit_2_and_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str | None, why: str
 ) -> None:
     seed = tmp_path / name
-    if text is not None:
+    if text == "/":
+        seed.mkdir()
+    elif text is not None:
         seed.write_text(text)
     for argv in (["replay", str(F1), "--c", str(seed)], ["diff", str(F1), "--c", str(seed)]):
         code, out, err = run(capsys, *argv)
         assert code == 2 and out == "" and err.count("\n") == 1 and why in err, err
+        assert "collect2" not in err, err
 
 
 def test_no_compiler_is_exit_2_and_one_line(

@@ -69,6 +69,11 @@ class BuildError(Exception):
     """The oracle cannot be built; the message is one line saying why."""
 
 
+class NoSeed(BuildError):
+    """No seed was given and none is at a default place: a clone without one (the repository
+    may not hold it), not a broken set-up."""
+
+
 @dataclass(frozen=True)
 class Build:
     """What a build made: the library (in-process) or the driver (sanitizer)."""
@@ -86,20 +91,23 @@ def find_seed(path: str | None = None) -> Path:
     else:
         found = next((p for p in DEFAULT_SEEDS if p.is_file()), None)
         if found is None:
-            raise BuildError(
+            raise NoSeed(
                 "no seed: give --c PATH or set RMAP_SEED (looked at "
                 + ", ".join(str(p) for p in DEFAULT_SEEDS)
                 + ")"
             )
         seed = found
     if not seed.is_file():
-        raise BuildError(f"{seed}: not a C file (no such file)")
+        what = "not a regular file" if seed.exists() else "no such file"
+        raise BuildError(f"{seed}: not a C file ({what})")
     if seed.suffix != ".c":
         raise BuildError(f"{seed}: not a C file (the name does not end in .c)")
     try:
-        seed.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as why:
-        raise BuildError(f"{seed}: not a C file ({why.__class__.__name__})") from None
+        text = seed.read_bytes()
+    except OSError as why:
+        raise BuildError(f"{seed}: cannot read it: {why.strerror}") from None
+    if b"\0" in text:  # gcc reads any other bytes (Latin-1 in a comment, say) as they are
+        raise BuildError(f"{seed}: not a C file (binary data)")
     return seed
 
 
@@ -165,7 +173,10 @@ def _run(argv: list[str], what: str, log: Path) -> None:
         out.write(" ".join(argv) + "\n" + done.stdout + done.stderr)
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).splitlines()
-        first = next((line for line in lines if "error" in line), lines[0] if lines else "no output")
+        # the first error; the linker's own (undefined reference to `x') before collect2's summary
+        said = [line for line in lines if "error" in line or "undefined reference" in line]
+        first = next((line for line in said if not line.startswith("collect2")), None)
+        first = first or (said or lines or ["no output"])[0]
         raise BuildError(f"{what}: {first.strip()}")
 
 

@@ -404,4 +404,8 @@ def _drop_stdout() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as ``python -m proofs.tool.cli``, this file is ``__main__``, a second copy of the module:
+    # the commands raise proofs.tool.cli.UsageError, which only proofs.tool.cli.main catches.
+    from proofs.tool import cli
+
+    sys.exit(cli.main())
