@@ -26,6 +26,7 @@ from impl.kernel import (
     PteChain,
     test_flag,
 )
+from impl.world import allocations_let_through
 from spec.state import AbsState, FMap, PageAbs, PteAbs
 
 
@@ -125,6 +126,13 @@ def env_unmap_outcomes(k: Kernel) -> dict[str, int]:
     return {name: env_unmap_outcome(k, pte) for name, pte in k.ptes.items()}
 
 
-def env_alloc_fails(k: Kernel) -> bool:
-    """Whether the next GFP_ATOMIC allocation from pte_chain_cache fails."""
-    return k.pte_chain_cache is not None and k.pte_chain_cache.fail_next > 0
+def env_alloc_fails(k: Kernel, page: Page | None = None) -> bool:
+    """Whether GFP_ATOMIC fails one of the allocations that recording one more
+    mapping of ``page`` makes: two when the page is mapped directly (its
+    direct pte becomes a chain node first), else one; with no page, whether
+    the next allocation fails."""
+    cache = k.pte_chain_cache
+    if cache is None or cache.fail_next <= 0:
+        return False
+    needed = 2 if page is not None and PageDirect(page) else 1
+    return allocations_let_through(cache) < needed

@@ -73,8 +73,15 @@ class Step:
             pre = abstraction(k)
         except Unabstractable:
             pre = None
+        # the page a new reverse-map entry goes to decides how many nodes it takes
+        adds_to = k.mem_map.get(args["pfn"]) if op in ("map", "page_add_rmap") else None
         return Step(
-            op, dict(args), pre, env_alloc_fails(k), env_unmap_outcomes(k), _caller_holds(k, op, args)
+            op,
+            dict(args),
+            pre,
+            env_alloc_fails(k, adds_to),
+            env_unmap_outcomes(k),
+            _caller_holds(k, op, args),
         )
 
     def precondition(self) -> bool:

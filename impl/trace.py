@@ -66,7 +66,16 @@ from impl.trace_schema import (
     decode_line,
 )
 from impl.variants import make_rmap
-from impl.world import WorldError, as_world, build_world, check_vmas, make_vmas, swap_cache_problem
+from impl.world import (
+    InjectedCache,
+    WorldError,
+    as_world,
+    build_world,
+    check_vmas,
+    inject_failures,
+    make_vmas,
+    swap_cache_problem,
+)
 
 __all__ = ["OPS", "Session", "TraceError", "apply_line", "parse_trace", "replay", "replay_on"]
 
@@ -90,6 +99,7 @@ class Session:
     def start(self, world: World) -> None:
         self.k = build_world(world)
         self.rmap = make_rmap(self.variant, self.k, debug_rmap=self.debug_rmap)
+        inject_failures(self.k)  # fail_alloc's ``after``
         self._flushes_seen = 0
 
     # -- lookups, each a TraceError naming what is unknown
@@ -281,8 +291,8 @@ def _vmas(s: Session, op: Vmas) -> None:
 
 def _fail_alloc(s: Session, op: FailAlloc) -> None:
     cache = s.k.pte_chain_cache
-    assert cache is not None
-    cache.fail_next = op.n
+    assert isinstance(cache, InjectedCache)
+    cache.fail_next, cache.succeed = op.n, op.after
 
 
 def _map(s: Session, op: Map) -> str:

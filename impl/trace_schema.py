@@ -221,10 +221,11 @@ class Vmas(Op, tag="vmas"):
 
 
 class FailAlloc(Op, tag="fail_alloc"):
-    """The next n GFP_ATOMIC pte_chain allocations fail."""
+    """The next n GFP_ATOMIC pte_chain allocations fail, once the after ones before them have succeeded."""
 
     level = "raw"
     n: Annotated[int, Meta(ge=0, le=MAX_FAILURES)]
+    after: Annotated[int, Meta(ge=0, le=MAX_FAILURES, description="allocations that succeed first")] = 0
 
 
 AnyOp = (

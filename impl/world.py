@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from impl.kernel import (
@@ -23,12 +24,15 @@ from impl.kernel import (
     VM_LOCKED,
     VMA,
     Kernel,
+    KmemCache,
     Page,
     PG_dirty,
     PG_referenced,
     PG_reserved,
     PG_swapcache,
     Pte,
+    PteChain,
+    _Null,
     set_flag,
     swp_entry_to_pte,
 )
@@ -135,3 +139,36 @@ def build_world(desc: Mapping[str, Any] | World) -> Kernel:
             k.swap_base[t.swap] -= 1
         k.ptes[t.name] = pte
     return k
+
+
+@dataclass
+class InjectedCache(KmemCache):
+    """The pte_chain cache as a trace drives it: ``fail_alloc`` lets the next
+    ``succeed`` allocations through and fails the ``fail_next`` after them,
+    so that any one allocation of a call can fail, not only its first
+    (``impl.kernel.KmemCache`` alone fails the next ones)."""
+
+    succeed: int = 0
+
+    def alloc(self, gfp: str) -> PteChain | _Null:
+        if self.succeed <= 0:
+            return super().alloc(gfp)
+        self.succeed -= 1
+        failing, self.fail_next = self.fail_next, 0
+        try:
+            return super().alloc(gfp)
+        finally:
+            self.fail_next = failing
+
+
+def inject_failures(k: Kernel) -> None:
+    """Give ``k`` an InjectedCache in place of the plain one pte_chain_init made
+    (none when the variant's pte_chain_init made none)."""
+    cache = k.pte_chain_cache
+    if cache is not None and not isinstance(cache, InjectedCache):
+        k.pte_chain_cache = InjectedCache(cache.name, cache.live, cache.fail_next)
+
+
+def allocations_let_through(cache: KmemCache) -> int:
+    """How many of the next allocations succeed whatever ``fail_next`` says."""
+    return cache.succeed if isinstance(cache, InjectedCache) else 0

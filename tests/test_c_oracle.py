@@ -82,6 +82,20 @@ def test_port_and_c_agree_when_the_seed_is_called_raw(oracle: InProcess, data: s
     _agree(oracle, random_trace(_choose(data), 25, raw=True))
 
 
+@pytest.mark.parametrize("after", [0, 1, 2])
+def test_a_calls_kth_allocation_fails_alike(oracle: InProcess, after: int) -> None:
+    # fail_alloc's after: the direct page's first (conversion) or second (push)
+    # node fails, or neither; the seed writes through the NULL either way.
+    world = {
+        "op": "world",
+        "pages": [{"pfn": 1}],
+        "mms": [{"name": m, "vmas": [{"start": 0, "end": 0x10000}]} for m in ("A", "B", "C")],
+        "ptes": [{"name": f"p{i}", "mm": m, "address": 0x1000} for i, m in enumerate("ABC")],
+    }
+    maps = [{"op": "map", "pte": f"p{i}", "pfn": 1} for i in range(3)]
+    _agree(oracle, [world, maps[0], {"op": "fail_alloc", "n": 1, "after": after}, *maps[1:]])
+
+
 def test_debug_rmap_builds_agree() -> None:
     debug = need_oracle(debug_rmap=True)
     for seed in range(8):

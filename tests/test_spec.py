@@ -229,6 +229,20 @@ def test_env_unmap_outcome_and_alloc_failure() -> None:
     assert env_alloc_fails(w.k) and not env_alloc_fails(Kernel())
 
 
+
+def test_a_calls_second_allocation_fails_only_where_it_takes_two() -> None:
+    w = make_world("fixed", 1, n_ptes=3, n_mms=3)
+    w.apply(op="fail_alloc", n=1, after=1)
+    # a new entry of the direct page takes two nodes: the second fails
+    assert env_alloc_fails(w.k, w.page) and not env_alloc_fails(w.k)
+    assert w.apply(op="map", pte="p1", pfn=PFN)["result"] == "oom"
+    w.apply(op="map", pte="p1", pfn=PFN)
+    w.apply(op="fail_alloc", n=1, after=1)
+    # a chain takes one node, and that one succeeds
+    assert not env_alloc_fails(w.k, w.page)
+    assert w.apply(op="map", pte="p2", pfn=PFN)["result"] == "mapped"
+
+
 def test_abstraction_forgets_the_representation() -> None:
     s = state(2, page={"swapcache": True, "index": 5}, swap={"5": 1})
     assert s.rmap[PFN] == {"p0", "p1"} and s.pages[PFN].swap_entry == 5 and s.pages[PFN].base == 1

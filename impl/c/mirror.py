@@ -21,13 +21,13 @@ from impl.kernel import (
     NULL,
     VMA,
     Kernel,
-    KmemCache,
     Page,
     PageState,
     Pte,
     PteChain,
     PteVal,
 )
+from impl.world import InjectedCache
 
 HOLDERS = (None, "cpu0", "cpu1")  # the C's lock holder codes
 FLUSH_KINDS = ("flush_tlb_page", "flush_cache_page")
@@ -75,7 +75,7 @@ def signed(value: str) -> int:
 
 def mirror(info: WorldInfo, dump: list[str]) -> tuple[Kernel, list[tuple[str, str, int]]]:
     """The Kernel the dump describes, and the flushes since the last dump."""
-    cache = KmemCache("pte_chain")
+    cache = InjectedCache("pte_chain")
     k = Kernel(base_count=dict(info.base_count), swap_base=dict(info.swap_base), pte_chain_cache=cache)
     mms = [MM(name) for name in info.mm_names]
     ptes = [Pte(name, mms[mm], address) for name, mm, address in info.ptes]
@@ -116,6 +116,7 @@ def mirror(info: WorldInfo, dump: list[str]) -> tuple[Kernel, list[tuple[str, st
         elif kind == "state":
             k.page_state = PageState(signed(f[0]))
             cache.fail_next, k.pagemap_lru_lock.holder = int(f[1]), HOLDERS[int(f[2])]
+            cache.succeed = int(f[3])
         elif kind == "flush":
             flushes.append((FLUSH_KINDS[int(f[0])], info.mm_names[int(f[1])], signed(f[2])))
         elif kind == "error":

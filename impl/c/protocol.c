@@ -17,7 +17,7 @@
  *   mm    pte MM ADDRESS       vmas MM N (START END FLAGS)*
  *   setpte I PRESENT PFN YOUNG DIRTY SWAPPED ENTRY
  *   setpage I FLAGS MAPPING INDEX    lock MM HOLDER    swap ENTRY COUNT
- *   failnext N    consts    init (the seed's pte_chain_init)
+ *   failnext N AFTER    consts    init (the seed's pte_chain_init)
  *   map PTE PAGE DIRTY    zap PTE    referenced PAGE    reclaim PAGE
  *   add PAGE PTE    remove PAGE PTE    unmap PAGE    unmap_one PAGE PTE
  *   dump: lines page/obj/mm/vma/pte/swap/state/flush, then `end`
@@ -224,7 +224,8 @@ static void dump(void)
 	}
 	for (int i = 0; i < W.nswap; i++)
 		emit("swap %lu %lu\n", W.swap_entry[i], W.swap_count[i]);
-	emit("state %lu %d %d\n", shim_page_state.nr_reverse_maps, W.fail_next, W.pagemap_lru_lock.holder);
+	emit("state %lu %d %d %d\n", shim_page_state.nr_reverse_maps, W.fail_next, W.pagemap_lru_lock.holder,
+	     W.fail_after);
 	for (int i = 0; i < W.nflushes; i++)
 		emit("flush %d %d %lu\n", W.flushes[i].kind, W.flushes[i].mm, W.flushes[i].address);
 	W.nflushes = 0;
@@ -370,8 +371,9 @@ static int run_setup(struct cmd *c)
 		W.mms[a[0]].page_table_lock.holder = (int)a[1];
 	} else if (IS("swap", 2)) {
 		shim_set_swap(a[0], a[1]);
-	} else if (IS("failnext", 1)) {
+	} else if (IS("failnext", 2)) {
 		W.fail_next = (int)a[0];
+		W.fail_after = (int)a[1];
 	} else if (IS("consts", 0)) {
 		emit("consts %d %d %d %d %d %d %d %lu %d\n", PG_locked, PG_referenced, PG_dirty, PG_reserved,
 		     PG_chainlock, PG_direct, PG_swapcache, VM_LOCKED, SWAP_MAP_MAX);

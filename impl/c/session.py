@@ -42,7 +42,7 @@ from impl.trace_schema import (
     convert,
 )
 from impl.variants import make_rmap
-from impl.world import WorldError, build_world
+from impl.world import WorldError, allocations_let_through, build_world
 from spec.ops import ACTIVATE, FREE, KEEP
 
 # Every number a trace may hold fits the C as it is: the schema
@@ -189,7 +189,8 @@ class CSession(Session):
             spans = " ".join(f"{v.vm_start} {v.vm_end} {v.vm_flags}" for v in mm.vmas)
             out.append(f"vmas {i} {len(mm.vmas)} {spans}".rstrip())
         cache = k.pte_chain_cache
-        out.append(f"failnext {cache.fail_next if cache else 0}")
+        fail_next, after = (cache.fail_next, allocations_let_through(cache)) if cache else (0, 0)
+        out.append(f"failnext {fail_next} {after}")
         return out
 
     # -- replaying

@@ -328,15 +328,18 @@ kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t offset, un
 	return cache;
 }
 
-/* GFP_ATOMIC may fail: the next fail_next allocations answer NULL.  Objects
- * start zeroed, as the port's PteChain() starts with NULL fields. */
+/* GFP_ATOMIC may fail: once fail_after allocations have succeeded, the next
+ * fail_next answer NULL (impl/world.py's InjectedCache).  Objects start
+ * zeroed, as the port's PteChain() starts with NULL fields. */
 void *kmem_cache_alloc(kmem_cache_t *cachep, int flags)
 {
 	void *obj;
 	(void)flags;
 	if (!cachep)
 		shim_fault(SHIM_OOPS, SHIM_HERE, "kmem_cache_alloc before pte_chain_init");
-	if (W.fail_next > 0) {
+	if (W.fail_after > 0) {
+		W.fail_after--;
+	} else if (W.fail_next > 0) {
 		W.fail_next--;
 		return NULL;
 	}

@@ -44,6 +44,7 @@ struct shim_world {
 	int nspaces;
 	spinlock_t pagemap_lru_lock;
 	int fail_next;
+	int fail_after; /* allocations that succeed before fail_next start failing */
 	struct shim_flush *flushes;
 	int nflushes, maxflushes;
 	struct shim_obj *objs; /* open addressing on key */
