@@ -53,6 +53,11 @@ class VC:
     split: bool = False  # check each goal conjunct on its own (VC splitting)
     reachable: bool = True  # False: the path is dead; only its vacuity is not checked
     state: Any = None  # the pre-state it speaks of, when not its problem's (a callee's VC)
+    check_hyps: bool = True  # False: its hypotheses' satisfiability is shown elsewhere (reachability)
+    # small cases, tried in turn: one must satisfy hyps (instead of pins), and
+    # each is searched for a counterexample when the VC is not proved
+    alternatives: list[list[Any]] = field(default_factory=list)
+    incremental: bool = False  # check its goals in one shared solver (check_incremental)
 
 
 @dataclass
@@ -108,7 +113,9 @@ def check_vc(vc: VC, timeout: float, rlimit: int = 0) -> Verdict:
     answer is each conjunct checked on its own."""
     if vc.split:
         whole = check_vc(
-            VC(vc.name, vc.hyps, vc.goals, [], [], vc.assume, split=False), timeout, WHOLE_RLIMIT
+            VC(vc.name, vc.hyps, vc.goals, [], [], vc.assume, split=False, alternatives=vc.alternatives),
+            timeout,
+            WHOLE_RLIMIT,
         )
         if whole.status in ("proved", "counterexample"):
             return whole
@@ -119,12 +126,15 @@ def check_vc(vc: VC, timeout: float, rlimit: int = 0) -> Verdict:
         negated = z3.Not(z3.And(*[term for _, term in group]))
         answer, solver = _check([*vc.hyps, *vc.assume, negated], timeout, rlimit)
         checks += 1
-        if answer != "unsat" and vc.search:
-            # Quantifiers can hide a counterexample that the pinned small
+        cases = vc.alternatives or ([vc.search] if vc.search else [])
+        for pins in cases if answer != "unsat" else []:
+            # Quantifiers can hide a counterexample that a pinned small
             # case shows at once; the answer stays a failure either way.
-            pinned, pinned_solver = _check([*vc.hyps, *vc.assume, negated, *vc.search], timeout, rlimit)
+            share = max(timeout / len(cases), 0.5)
+            pinned, pinned_solver = _check([*vc.hyps, *vc.assume, negated, *pins], share, rlimit)
             if pinned == "sat":
                 answer, solver = pinned, pinned_solver
+                break
         if answer == "sat":
             model = solver.model()
             failing = [
@@ -145,10 +155,47 @@ def check_vc(vc: VC, timeout: float, rlimit: int = 0) -> Verdict:
     return Verdict("proved", vc.name, [], None, time.perf_counter() - start, checks)
 
 
-def check_consistent(vc: VC, timeout: float) -> Verdict:
-    """The hypotheses of ``vc`` with its pins have a model (not vacuous)."""
+QUICK = 5.0  # seconds a goal gets in its VC's shared solver before a solver of its own
+
+
+def check_incremental(vc: VC, timeout: float) -> Verdict:
+    """Prove one VC in one solver: the hypotheses asserted once, then each
+    goal conjunct in turn (tried whole, a VC's goals are often slower).  A
+    conjunct the shared solver cannot settle within QUICK seconds gets a
+    check of its own (``check_vc``: fresh context, fixed seeds, the whole
+    timeout, the small cases), so an answer never rests on the shortcut."""
     start = time.perf_counter()
-    answer, _ = _check([*vc.hyps, *vc.pins], timeout)
+    ctx = z3.Context()
+    solver = _solver(min(timeout, QUICK), SEED, ctx)
+    solver.add(*[h.translate(ctx) for h in [*vc.hyps, *vc.assume]])
+    checks = 0
+    for name, goal in vc.goals:
+        answer = solver.check(z3.Not(goal).translate(ctx))
+        checks += 1
+        if answer == z3.unsat:
+            continue
+        if answer == z3.sat:
+            return Verdict(
+                "counterexample", vc.name, [name], solver.model(), time.perf_counter() - start, checks
+            )
+        alone = VC(vc.name, vc.hyps, [(name, goal)], assume=vc.assume, alternatives=vc.alternatives)
+        verdict = check_vc(alone, timeout)
+        checks += verdict.checks
+        if verdict.status != "proved":
+            verdict.seconds = time.perf_counter() - start
+            return verdict
+    return Verdict("proved", vc.name, [], None, time.perf_counter() - start, checks)
+
+
+def check_consistent(vc: VC, timeout: float) -> Verdict:
+    """The hypotheses of ``vc`` with its pins (or one of its alternative
+    small cases) have a model: the VC is not vacuous."""
+    start = time.perf_counter()
+    answer = "unsat"
+    for pins in vc.alternatives or [vc.pins]:
+        answer, _ = _check([*vc.hyps, *pins], timeout / max(1, len(vc.alternatives)))
+        if answer == "sat":
+            break
     status = {"sat": "proved", "unsat": "vacuous"}.get(answer, answer)
     return Verdict(status, vc.name, [], None, time.perf_counter() - start, 1)
 
@@ -166,12 +213,13 @@ def discharge(vcs: list[VC], timeout: float) -> tuple[list[Verdict], list[dict[s
             # Only the pinned small case, briefly: enough to find more
             # counterexamples, and the obligation has failed already.
             vc = VC(vc.name, [*vc.hyps, *vc.search], vc.goals, [], [], vc.assume, split=False)
-        verdict = check_vc(vc, timeout if not failures else min(timeout, AFTER_FAILURE))
+        budget = timeout if not failures else min(timeout, AFTER_FAILURE)
+        verdict = check_incremental(vc, budget) if vc.incremental else check_vc(vc, budget)
         log.append({"vc": vc.name, "status": verdict.status, "seconds": round(verdict.seconds, 3)})
         if verdict.status != "proved":
             failures.append(verdict)
             continue
-        if vc.reachable and vc.pins and not failures:
+        if vc.reachable and vc.check_hyps and (vc.pins or vc.alternatives) and not failures:
             consistent = check_consistent(vc, timeout)
             log[-1]["consistent"] = consistent.status
             log[-1]["consistent_seconds"] = round(consistent.seconds, 3)

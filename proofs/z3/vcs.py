@@ -1,0 +1,159 @@
+"""The verification conditions of an obligation, generated from the code.
+
+``build`` runs the entry point of a variant through the generator
+(proofs.z3.lift) from a fresh symbolic state that satisfies the entry's
+precondition, and turns what comes out into VCs:
+
+- each loop's initiation and consecution (the code's own checks);
+- one VC per path that returns: the property's goals on its end state;
+- one VC per fault site (for the properties that forbid faults): the
+  paths that reach it must be impossible.
+
+Every VC carries a pinned small case (a concrete chain of 0 to 3 entries)
+for the check that its hypotheses can hold (a VC whose hypotheses cannot
+hold proves nothing).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from proofs.z3 import invariants as inv
+from proofs.z3.ghosts import POSTS
+from proofs.z3.heap import Heap, fresh_heap
+from proofs.z3.lift import Config, Executor, Path, Site, Terminal, common_prefix, merge, value_key
+from proofs.z3.loops import LOOPS
+from proofs.z3.pins import pin_chain
+from proofs.z3.properties import (
+    COUNTS,
+    ENTRIES,
+    PRESERVE,
+    REFINE,
+    RETURN,
+    SPEC_REFINES,
+    Args,
+    Entry,
+    counters,
+)
+from proofs.z3.prover import VC
+from proofs.z3.spec import Sums, alpha_goals
+from proofs.z3.values import Bound, conj, disj
+
+NO_FAULT = "no BUG, oops or deadlock"
+PINNED = (0, 1, 2, 3)
+
+
+@dataclass
+class Problem:
+    """An obligation's VCs, with the pre-state and arguments they speak of."""
+
+    vcs: list[VC]
+    h0: Heap
+    args: Args
+    executor: Executor
+
+
+def entry_args(entry: Entry) -> Args:
+    return Args(z3.Int("t") if entry.takes_pte else None, z3.Bool("dirty") if entry.name == "map" else None)
+
+
+def run_entry(ex: Executor, entry: Entry, cls: type, args: Args, start: Path) -> list[tuple[Path, Any]]:
+    """Execute the entry point on ``start``; its returns (faults and drops go to ``ex``)."""
+    values = entry.args(cls, args)
+    if entry.method is not None:
+        method = ex.method(cls.__mro__, entry.method, values[0], None)  # type: ignore[arg-type]
+        return ex.call(method.func, method.owner, values, {}, start)
+    assert entry.caller is not None
+    kwargs = {"dirty": args.dirty} if args.dirty is not None else {}
+    return ex.call(entry.caller, None, values, kwargs, start)  # type: ignore[arg-type]
+
+
+def merged_returns(returns: list[tuple[Path, Any]], h0: Heap) -> list[tuple[Path, Any]]:
+    """The returns merged into one path per distinct answer and set of state
+    fields changed: such paths differ in data, not in what they do, and one
+    VC covers them."""
+    site = Site("?", 0, "return")
+    groups: dict[Any, list[tuple[Path, Any]]] = {}
+    for p, v in returns:
+        groups.setdefault((value_key(v), tuple(p.heap.changed(h0))), []).append((p, v))
+    return [(merge([p for p, _ in group], site), group[0][1]) for group in groups.values()]
+
+
+def property_goals(
+    prop: str, entry: Entry, h0: Heap, h: Heap, args: Args, value: Any, answer: Any, want: Any, sums: Sums
+) -> list[tuple[str, Any]]:
+    if prop == PRESERVE:
+        return entry.post(h0, h, args, value)
+    if prop == REFINE:
+        return [*inv.structure(h), ("result", answer(value)), *alpha_goals(h, want)]
+    if prop == SPEC_REFINES:
+        return []
+    if prop == COUNTS:
+        return counters(h0, h, want)
+    assert prop == RETURN and entry.returns is not None
+    return entry.returns(h0, h, value, sums)
+
+
+def _label(path: Path) -> str:
+    arms = [f"{site.rsplit('/', 1)[-1]} {label}" for site, label in path.branches]
+    return ", ".join(arms) if arms else "straight through"
+
+
+def _fault_vc(
+    faults: list[Terminal], axioms: list[Any]
+) -> list[tuple[str, list[Any], list[tuple[str, Any]]]]:
+    """One VC for every fault site: none of the paths that reach one is possible."""
+    if not faults:
+        return []
+    by_site: dict[tuple[str, str, str], list[Path]] = defaultdict(list)
+    for f in faults:
+        by_site[(f.kind, str(f.site), f.why)].append(f.path)
+    prefix = common_prefix([f.path.cond for f in faults])
+    base = list(faults[0].path.cond[:prefix])
+    goals = [
+        (f"{NO_FAULT}: no {kind} at {site} ({why})", z3.Not(disj(conj(p.cond[prefix:]) for p in paths)))
+        for (kind, site, why), paths in by_site.items()
+    ]
+    return [(f"no fault at any of {len(goals)} sites", [*base, *axioms], goals)]
+
+
+def build(name: str, prop: str, cls: type) -> Problem:
+    entry = ENTRIES[name]
+    h0 = fresh_heap("s")
+    args = entry_args(entry)
+    pre = [*inv.world_facts(h0), *[t for _, t in entry.pre(h0, args)]]
+    start = Path(tuple(pre), h0)
+    ex = Executor(cls, Config("proof", LOOPS, POSTS))
+    returns = merged_returns(run_entry(ex, entry, cls, args, start), h0)
+    sums = ex.sums.of(h0)
+    answer, want = entry.spec(h0, args, sums)
+    goals = [(p, property_goals(prop, entry, h0, p.heap, args, v, answer, want, sums)) for p, v in returns]
+    axioms = ex.sums.axioms
+    # The precondition can hold (in a pinned small world); every other VC's
+    # hypotheses are the precondition and a path, whose reachability the
+    # bounded witnesses show (proofs.z3.reach).
+    small = [pin_chain(h0, n, args) for n in PINNED]
+    vcs: list[VC] = [VC("the precondition can hold", pre, [], alternatives=small)]
+    for check in ex.checks:
+        vcs.append(
+            _vc(f"{check.name}: {_label(check.path)}", [*check.path.cond, *axioms], check.goals, small)
+        )
+    for i, (p, gs) in enumerate(goals, 1):
+        if gs:
+            vcs.append(_vc(f"path {i} of {len(goals)}: {_label(p)}", [*p.cond, *axioms], gs, small))
+    if prop in (PRESERVE, REFINE, SPEC_REFINES):
+        vcs += [_vc(name, hyps, gs, small) for name, hyps, gs in _fault_vc(ex.faults, axioms)]
+    return Problem(vcs, h0, args, ex)
+
+
+def _vc(name: str, hyps: list[Any], goals: list[tuple[str, Any]], small: list[list[Any]]) -> VC:
+    """A path's VC: split by conjunct when need be; its small cases are for
+    finding a counterexample fast, not for a consistency check."""
+    return VC(name, hyps, goals, split=True, alternatives=small, check_hyps=False, incremental=True)
+
+
+__all__ = ["Bound", "Problem", "build"]
