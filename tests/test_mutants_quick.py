@@ -99,7 +99,9 @@ def test_a_mutant_is_killed_and_the_unmutated_code_passes(
         "no:cacheprovider",
         "tests/test_rmap_branches.py",
     )
-    monkeypatch.setattr(judging, "stages", lambda copy, quick: [Stage("tests", tests, "tests/conftest.py")])
+    monkeypatch.setattr(
+        judging, "stages", lambda copy, quick, only: [Stage("tests", tests, "tests/conftest.py")]
+    )
     seed_test = "return vma is not None or vma.vm_start <= address"
     weakened = next(m for m in all_mutants if m.function == "_vma_holds" and m.mutated_line == seed_test)
     judge = Judge(tmp_path, 1)

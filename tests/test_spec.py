@@ -229,7 +229,6 @@ def test_env_unmap_outcome_and_alloc_failure() -> None:
     assert env_alloc_fails(w.k) and not env_alloc_fails(Kernel())
 
 
-
 def test_a_calls_second_allocation_fails_only_where_it_takes_two() -> None:
     w = make_world("fixed", 1, n_ptes=3, n_mms=3)
     w.apply(op="fail_alloc", n=1, after=1)
