@@ -1,16 +1,17 @@
 """The kernel's unwritten contracts on mm/rmap.c, in PEP 316 form for CrossHair.
 
 One entry point per seed function and per caller path, named after it.  Its
-arguments describe a small world in values CrossHair can choose (how many
-ptes map the page, what the environment does to each mapping, a page flag,
-whether GFP_ATOMIC fails); its docstring states the contract:
+arguments are the choices of a small world (``impl.contract_worlds``: where
+each mapping's pte sits and its dirty bit, the page's swap-cache state,
+which allocation fails, ...), which CrossHair makes; its docstring states
+the contract:
 
-- ``pre:`` what the kernel's callers guarantee (page locked and not
-  reserved, the pte present and not yet recorded, ...) and the bounds of
-  the world;
+- ``pre:`` what the kernel's callers guarantee, and the bounds of the world;
 - ``post: refines(_)``: α of the state after the call is what the spec
   operation (``spec.ops``) makes of α of the state before it, with the same
-  result (``impl.refinement.Step``, the one refinement check);
+  result (``impl.refinement.Step``, the one refinement check): every field
+  of α, so the page's dirty and referenced flags, each pte's young and
+  dirty bits and the swap counts as much as the reverse map;
 - ``post: holds(_, STRUCTURE | COUPLING | COUNT)``: the conjuncts of the
   representation invariant of that kind (``impl.invariants.violations``,
   structure and slab on the concrete state, coupling and the count
@@ -18,18 +19,18 @@ whether GFP_ATOMIC fails); its docstring states the contract:
   while its caller is half-way through changing the pte, so only the
   structure and the counts are its to keep; the caller restores the rest.
 
-The body writes the world as a trace (``impl.trace`` operations: the world,
-the caller paths that map the ptes, the environment, then the call) and
-replays it on the variant under check with ``impl.trace.Session``: the code
-that runs is impl/'s, and every counterexample is a trace that
-``rmap-verify replay`` replays.  ``proofs.crosshair`` runs CrossHair over
-this module; ``docs_src/contracts.md`` explains the choices.
+The body writes the world as a trace (``impl.contract_worlds.scenario``,
+then the call) and replays it on the variant under check with
+``impl.trace.Session``: the code that runs is impl/'s, and every
+counterexample is a trace that ``rmap-verify replay`` replays.
+``proofs.crosshair`` runs CrossHair over this module;
+``docs_src/contracts.md`` explains the choices.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -37,46 +38,78 @@ from typing import Any
 from crosshair.core import deep_realize
 from crosshair.tracers import NoTracing
 
-from impl.abstraction import chain_nodes, env_unmap_outcomes, rmap_entries
+from impl.abstraction import Unabstractable, abstraction, chain_nodes, env_unmap_outcomes, rmap_entries
+from impl.contract_worlds import (
+    ALLOCS,
+    ANY_PLACE,
+    BITS,
+    CHAIN,
+    PFN,
+    REFERENCED,
+    SLOTS,
+    SWAP_STATES,
+    WORLDS,
+    all_old,
+    failing,
+    pte,
+    scenario,
+)
 from impl.invariants import ALL_INVARIANTS
-from impl.kernel import NULL, SWAP_NAMES
+from impl.kernel import NULL, SWAP_AGAIN, SWAP_NAMES
 from impl.refinement import Step
 from impl.trace import Session
+from spec import ops
+from spec.state import AbsState
 
-# The bounds of the worlds CrossHair explores (docs_src/contracts.md: what
-# "verified" means under them).
-MAX_CHAIN = 3  # ptes mapping the page: a direct pointer, chains of 2 and 3
-PFN = 1
-PAGE_SIZE = 0x1000
-VMA_END = 0x10000
-SWAP_ENTRY = 7
-
-# What the environment does to one mapping when reclaim tries to unmap it.
-UNMAPS = 0  # in an ordinary vma, its mm's page_table_lock free
-LOCK_BUSY = 1  # another CPU holds its mm's page_table_lock
-MLOCKED = 2  # its vma is VM_LOCKED
-OUTSIDE_VMA = 3  # mremap moved the vma: the pte lies in a hole below it
-OUTCOMES = (UNMAPS, LOCK_BUSY, MLOCKED, OUTSIDE_VMA)
-OUTCOME_NAMES = ("unmaps", "lock busy", "mlocked", "outside vma")
+# The entry points, and the names their preconditions read from this
+# module's namespace (where CrossHair evaluates them).
+__all__ = [
+    "ALLOCS",
+    "ANY_PLACE",
+    "BITS",
+    "CHAIN",
+    "CONTRACTS",
+    "HELD",
+    "MAX_CHAIN",
+    "REFERENCED",
+    "SLOTS",
+    "SWAP_STATES",
+    "map_pte",
+    "page_add_rmap",
+    "page_referenced",
+    "page_remove_rmap",
+    "pte_chain_alloc",
+    "pte_chain_free",
+    "pte_chain_init",
+    "reclaim",
+    "try_to_unmap",
+    "try_to_unmap_one",
+    "zap_pte",
+]
 
 # Kinds of invariant conjunct (spec.invariants.Invariant.kind).
 STRUCTURE, COUPLING, COUNT = "structure", "coupling", "count"
 _KIND = {inv.name: inv.kind for inv in ALL_INVARIANTS}
 
-# The variant the contracts run: ``checking`` sets it; the environment
-# variable lets plain ``crosshair check impl/contracts.py`` pick one too.
+# The variant the contracts run and the longest chain their worlds build:
+# ``checking`` sets them; the environment variables let plain ``crosshair
+# check impl/contracts.py`` pick them too.
 VARIANT = os.environ.get("RMAP_CONTRACTS_VARIANT", "fixed")
+MAX_CHAIN = WORLDS[os.environ.get("RMAP_CONTRACTS_WORLDS", "push")]
+HELD = ("none", *SLOTS)  # map_pte: the pte held no swap entry, or one in a slot counted so
 
 
 @contextmanager
-def checking(variant: str) -> Iterator[None]:
-    """Run the contracts' bodies on ``variant`` (a name in impl.variants)."""
-    global VARIANT
-    saved, VARIANT = VARIANT, variant
+def checking(variant: str, max_chain: int | None = None) -> Iterator[None]:
+    """Run the contracts' bodies on ``variant`` (a name in impl.variants), in
+    worlds of chains up to ``max_chain`` (unchanged when None)."""
+    global VARIANT, MAX_CHAIN
+    saved = VARIANT, MAX_CHAIN
+    VARIANT, MAX_CHAIN = variant, MAX_CHAIN if max_chain is None else max_chain
     try:
         yield
     finally:
-        VARIANT = saved
+        VARIANT, MAX_CHAIN = saved
 
 
 class ScenarioError(Exception):
@@ -92,6 +125,8 @@ class Run:
     record: dict[str, Any]  # the trace record of the call
     spec_applies: bool  # the spec operation's precondition held before it
     answers: Mapping[str, int]  # env_unmap_outcome of each pte before the call
+    before: AbsState | None  # α before and after the call (None: no abstraction)
+    after: AbsState | None
 
     @property
     def result(self) -> Any:
@@ -128,12 +163,24 @@ def uncounts_unmapped(run: Run, entries: int) -> bool:
     return bool(run.record["nr_reverse_maps"] == entries - (run.result == "SWAP_SUCCESS"))
 
 
-def answers_environment(run: Run, pte: str) -> bool:
-    """The call answered what the environment dictates for ``pte``."""
-    return bool(run.result == SWAP_NAMES[run.answers[pte]])
+def answers_environment(run: Run, name: str) -> bool:
+    """The call answered what the environment dictates for pte ``name``."""
+    return bool(run.result == SWAP_NAMES[run.answers[name]])
 
 
-# ------------------------------------------------------------ scenarios
+def unmaps_as_spec(run: Run, name: str) -> bool:
+    """α(after) is what spec.ops.unmap makes of α(before) when only pte
+    ``name`` is tried, in every field (the page's dirty flag and count, the
+    pte, rss, the swap counts, nr_reverse_maps), but for its reverse-map
+    entry: the caller unlinks that next."""
+    if run.before is None or run.after is None or not ops.pre_unmap(run.before, PFN):
+        return False
+    outcomes = dict.fromkeys(run.answers, SWAP_AGAIN) | {name: run.answers[name]}
+    _, want = ops.unmap(run.before, PFN, outcomes)
+    return want.with_(rmap=want.rmap.set(PFN, want.rmap[PFN] | {name})) == run.after
+
+
+# ------------------------------------------------------------ replaying
 
 
 def concrete(*values: Any) -> Any:
@@ -142,148 +189,105 @@ def concrete(*values: Any) -> Any:
     The kernel model keys dicts by them and formats them into names, which
     would make CrossHair realize them within a few opcodes anyway; doing it
     here lets impl/ run untraced (about 70 times faster) while CrossHair
-    still explores every other choice on later paths.
+    still explores every other choice on later paths.  ``last_choices``
+    keeps them for the path's conditions: realizing a string costs a solver
+    query a character, as much again as the rest of the path.
     """
-    return deep_realize(values)
+    global _CHOSEN
+    _CHOSEN = deep_realize(values)
+    return _CHOSEN
+
+
+_CHOSEN: tuple[Any, ...] = ()
+
+
+def last_choices() -> tuple[Any, ...]:
+    """The values the last ``concrete`` made concrete (this path's world)."""
+    return _CHOSEN
 
 
 def untraced() -> AbstractContextManager[None]:
-    """Run the kernel model concretely: CrossHair does not trace it."""
+    """Run concretely: CrossHair does not trace the world's making or the kernel model."""
     return NoTracing()  # type: ignore[no-untyped-call,no-any-return]
 
 
-def _pte(i: int) -> str:
-    return f"p{i}"
+def _alpha(session: Session) -> AbsState | None:
+    try:
+        return abstraction(session.k)
+    except Unabstractable:
+        return None
 
 
-def _mm(i: int) -> str:
-    return f"m{i}"
-
-
-def _address(i: int) -> int:
-    return (i + 1) * PAGE_SIZE
-
-
-def _world(
-    n_ptes: int, *, reserved: bool = False, swapcache: bool = False, swap_ptes: Sequence[int] = ()
-) -> dict[str, Any]:
-    """Page PFN, and ptes p0.. each alone in its mm m0.. (so that each has
-    its own lock and vma) at address (i+1)*PAGE_SIZE in a vma [0, VMA_END).
-    A swap-cache page sits at SWAP_ENTRY, which the swap cache holds once."""
-    page = {"pfn": PFN, "count": 1, "mapping": "file", "reserved": reserved}
-    if swapcache:
-        page |= {"swapcache": True, "index": SWAP_ENTRY}
-    ptes: list[dict[str, Any]] = [
-        {"name": _pte(i), "mm": _mm(i), "address": _address(i)} for i in range(n_ptes)
-    ]
-    for i in swap_ptes:
-        ptes[i]["swap"] = SWAP_ENTRY
-    holders = int(swapcache) + len(swap_ptes)
-    return {
-        "op": "world",
-        "pages": [page],
-        "mms": [{"name": _mm(i), "vmas": [{"start": 0, "end": VMA_END}]} for i in range(n_ptes)],
-        "ptes": ptes,
-        "swap": {str(SWAP_ENTRY): holders} if holders else {},
-    }
-
-
-def _map(first: int, last: int) -> list[dict[str, Any]]:
-    """Fault in ptes first..last-1 on the page, in that order (the chain
-    lists them newest first)."""
-    return [{"op": "map", "pte": _pte(i), "pfn": PFN} for i in range(first, last)]
-
-
-def _environment(outcomes: Sequence[int], *, young: bool = True) -> list[dict[str, Any]]:
-    """Make the environment answer outcomes[i] for mapping p<i>."""
-    ops: list[dict[str, Any]] = []
-    for i, outcome in enumerate(outcomes):
-        if not young:
-            ops.append({"op": "set_pte", "pte": _pte(i), "young": False})
-        if outcome == LOCK_BUSY:
-            ops.append({"op": "lock", "mm": _mm(i)})
-        elif outcome == MLOCKED:
-            ops.append({"op": "mlock", "mm": _mm(i), "address": _address(i)})
-        elif outcome == OUTSIDE_VMA:
-            ops.append(
-                {"op": "vmas", "mm": _mm(i), "vmas": [{"start": _address(i) + PAGE_SIZE, "end": VMA_END}]}
-            )
-    return ops
-
-
-def _replay(*steps: dict[str, Any] | list[dict[str, Any]]) -> Run:
-    """Replay the scenario on the variant under check; its last operation
-    is the call under contract, every other one must run cleanly."""
-    trace = tuple(op for step in steps for op in (step if isinstance(step, list) else [step]))
+def _replay(setup: list[dict[str, Any]], call: dict[str, Any], *, debug: bool = False) -> Run:
+    """Replay the scenario's set-up, every step of which must run cleanly,
+    then the call under contract, on the variant under check."""
     with untraced():
-        session = Session(VARIANT)
-        for op in trace[:-1]:
+        session = Session(VARIANT, debug)
+        for op in setup:
             record = session.apply(op)
             if record["fault"] or record["precondition"]:
                 raise ScenarioError(
                     f"set-up step {op} did not run: {record['fault'] or record['precondition']}"
                 )
-        call = trace[-1]
         step = Step.before(session.k, call["op"], call)
-        answers = env_unmap_outcomes(session.k)
+        answers, before = env_unmap_outcomes(session.k), _alpha(session)
         record = session.apply(call)
-        return Run(trace, record, step is not None and step.precondition(), answers)
+        applies = step is not None and step.precondition()
+        return Run((*setup, call), record, applies, answers, before, _alpha(session))
 
 
-def _outcomes_ok(outcomes: Sequence[int], mapped: int) -> bool:
-    """One environment outcome for each mapping."""
-    return len(outcomes) == mapped and all(o in OUTCOMES for o in outcomes)
+def _locked(setup: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The page locked, as shrink_cache holds it around try_to_unmap."""
+    return [*setup, {"op": "set_page", "pfn": PFN, "locked": True}]
 
 
 # ------------------------------------------------------------ rmap functions
 
 
-def page_referenced(mapped: int, young: list[bool], referenced: bool) -> Run:
+def page_referenced(ptes: str, referenced: bool, shared: bool) -> Run:
     """page_referenced(page) under pte_chain_lock, as shrink_cache calls it.
 
     Counts PG_referenced and each young mapping, clearing what it counts.
+    ``ptes``: a letter of BITS per mapping (o old, y young; upper case dirty).
 
-    pre: 0 <= mapped <= MAX_CHAIN
-    pre: len(young) == mapped
+    pre: len(ptes) <= MAX_CHAIN
+    pre: all(c in BITS for c in ptes)
+    pre: not shared or len(ptes) > 1
     post: refines(_)
     post: holds(_, STRUCTURE)
     post: holds(_, COUPLING)
     post: holds(_, COUNT)
     """
-    mapped, young, referenced = concrete(mapped, young, referenced)
-    return _replay(
-        _world(mapped),
-        _map(0, mapped),
-        [{"op": "set_pte", "pte": _pte(i), "young": y} for i, y in enumerate(young)],
-        {"op": "set_page", "pfn": PFN, "referenced": referenced},
-        {"op": "referenced", "pfn": PFN},
-    )
+    ptes, referenced, shared = concrete(ptes, referenced, shared)
+    with untraced():
+        setup = scenario(ptes, shared=shared, page={"referenced": referenced})
+        return _replay(setup, {"op": "referenced", "pfn": PFN})
 
 
-def page_add_rmap(mapped: int, alloc_fails: bool, reserved: bool) -> Run:
+def page_add_rmap(mapped: int, alloc: str, reserved: bool, debug: bool, shared: bool) -> Run:
     """page_add_rmap(page, pte) as the fault path calls it: the pte already
     maps the page (set_pte came first) and no reverse map records it yet;
-    ``mapped`` other ptes map the page.  GFP_ATOMIC may fail.
+    ``mapped`` other ptes map the page.  The ``alloc`` (ALLOCS) allocation
+    of the call fails, if it takes that many; ``debug``: DEBUG_RMAP.
 
     pre: 0 <= mapped < MAX_CHAIN
+    pre: alloc in ALLOCS
+    pre: not shared or mapped > 0
     post: refines(_)
     post: holds(_, STRUCTURE)
     post: holds(_, COUNT)
     """
-    mapped, alloc_fails, reserved = concrete(mapped, alloc_fails, reserved)
-    new = _pte(mapped)
-    return _replay(
-        _world(mapped + 1, reserved=reserved),
-        _map(0, mapped + 1),
+    mapped, alloc, reserved, debug, shared = concrete(mapped, alloc, reserved, debug, shared)
+    with untraced():
+        new = pte(mapped)
+        setup = scenario("s" * (mapped + 1), shared=shared, page={"reserved": reserved})
         # The pte is present but not recorded: the state between set_pte and
         # page_add_rmap in the fault path.
-        {"op": "page_remove_rmap", "pfn": PFN, "pte": new},
-        [{"op": "fail_alloc", "n": 1}] if alloc_fails else [],
-        {"op": "page_add_rmap", "pfn": PFN, "pte": new},
-    )
+        setup += [{"op": "page_remove_rmap", "pfn": PFN, "pte": new}, *failing(alloc)]
+        return _replay(setup, {"op": "page_add_rmap", "pfn": PFN, "pte": new}, debug=debug)
 
 
-def page_remove_rmap(mapped: int, target: int, reserved: bool) -> Run:
+def page_remove_rmap(mapped: int, target: int, reserved: bool, debug: bool, shared: bool) -> Run:
     """page_remove_rmap(page, pte) as zap_pte_range calls it.
 
     ``target == mapped`` names a pte the page does not record, the case the
@@ -291,72 +295,78 @@ def page_remove_rmap(mapped: int, target: int, reserved: bool) -> Run:
 
     pre: 0 <= mapped <= MAX_CHAIN
     pre: 0 <= target <= mapped
+    pre: not shared or mapped > 1
     post: refines(_)
     post: holds(_, STRUCTURE)
     post: holds(_, COUNT)
     """
-    mapped, target, reserved = concrete(mapped, target, reserved)
-    return _replay(
-        _world(mapped + 1, reserved=reserved),
-        _map(0, mapped),
-        {"op": "page_remove_rmap", "pfn": PFN, "pte": _pte(target)},
-    )
+    mapped, target, reserved, debug, shared = concrete(mapped, target, reserved, debug, shared)
+    with untraced():
+        setup = scenario("s" * (mapped + 1), mapped=mapped, shared=shared, page={"reserved": reserved})
+        return _replay(setup, {"op": "page_remove_rmap", "pfn": PFN, "pte": pte(target)}, debug=debug)
 
 
-def try_to_unmap_one(outcome: int, swapcache: bool, dirty: bool) -> Run:
+def try_to_unmap_one(place: str, young: bool, swap: str, page_dirty: bool) -> Run:
     """try_to_unmap_one(page, pte) for the page's only mapping, as
     try_to_unmap calls it; the caller then unlinks the entry, so the
     coupling of the reverse map to the ptes is not this function's to keep,
     nor the count of entries: an unmapped pte's entry is uncounted here.
+    ``place``: one letter of ANY_PLACE (upper case: the pte is dirty).
 
-    pre: outcome in OUTCOMES
+    pre: len(place) == 1 and place in ANY_PLACE
+    pre: swap in SWAP_STATES
     post: answers_environment(_, "p0")
+    post: unmaps_as_spec(_, "p0")
     post: holds(_, STRUCTURE)
     post: holds(_, COUNT, but="count_nr_reverse_maps")
     post: uncounts_unmapped(_, 1)
     """
-    outcome, swapcache, dirty = concrete(outcome, swapcache, dirty)
-    return _replay(
-        _world(1, swapcache=swapcache),
-        {"op": "map", "pte": _pte(0), "pfn": PFN, "dirty": dirty},
-        _environment([outcome]),
-        {"op": "set_page", "pfn": PFN, "locked": True},
-        {"op": "try_to_unmap_one", "pfn": PFN, "pte": _pte(0)},
-    )
+    place, young, swap, page_dirty = concrete(place, young, swap, page_dirty)
+    with untraced():
+        setup = scenario(place, swap=swap, page={"dirty": page_dirty}) + ([] if young else all_old(1))
+        return _replay(_locked(setup), {"op": "try_to_unmap_one", "pfn": PFN, "pte": pte(0)})
 
 
-def try_to_unmap(mapped: int, outcomes: list[int], swapcache: bool, page_locked: bool) -> Run:
+def try_to_unmap(ptes: str, swap: str, shared: bool) -> Run:
     """try_to_unmap(page) as shrink_cache calls it: the page is mapped,
-    locked (PG_locked), has backing store and is not reserved.  Each mapping
-    answers what the environment makes it (outcomes[i] for p<i>).
+    locked (PG_locked), has backing store and is not reserved.  ``ptes``:
+    a letter of CHAIN per mapping, in the order the walk visits them.
 
-    pre: 1 <= mapped <= MAX_CHAIN
-    pre: _outcomes_ok(outcomes, mapped)
-    pre: page_locked
+    pre: 1 <= len(ptes) <= MAX_CHAIN
+    pre: all(c in CHAIN for c in ptes)
+    pre: swap in SWAP_STATES
+    pre: not shared or len(ptes) > 1
     post: refines(_)
     post: holds(_, STRUCTURE)
     post: holds(_, COUPLING)
     post: holds(_, COUNT)
     """
-    mapped, outcomes, swapcache, page_locked = concrete(mapped, outcomes, swapcache, page_locked)
-    return _replay(
-        _world(mapped, swapcache=swapcache),
-        _map(0, mapped),
-        _environment(outcomes),
-        {"op": "set_page", "pfn": PFN, "locked": page_locked},
-        {"op": "try_to_unmap", "pfn": PFN},
-    )
+    ptes, swap, shared = concrete(ptes, swap, shared)
+    with untraced():
+        setup = scenario(ptes, shared=shared, swap=swap)
+        return _replay(_locked(setup), {"op": "try_to_unmap", "pfn": PFN})
 
 
 @dataclass(frozen=True)
 class SlabCall:
-    """What a pte_chain helper did: its answer and the slab and chain around it."""
+    """What a pte_chain helper did: its answer and the slab, the chain and α around it."""
 
     node_is_null: bool
     live_before: int
     live_after: int
     entries_before: tuple[str, ...]
     entries_after: tuple[str, ...]
+    before: AbsState | None
+    after: AbsState | None
+
+
+def only_unlinks(call: SlabCall, position: int) -> bool:
+    """α after differs from α before only by the entry at ``position`` in
+    the page's reverse map (no count, pte or flag changes)."""
+    if call.before is None or call.after is None:
+        return False
+    gone = call.before.rmap[PFN] - {call.entries_before[position]}
+    return call.before.with_(rmap=call.before.rmap.set(PFN, gone)) == call.after
 
 
 def _slab_call(mapped: int, call: str, position: int = 0, alloc_fails: bool = False) -> SlabCall:
@@ -364,15 +374,15 @@ def _slab_call(mapped: int, call: str, position: int = 0, alloc_fails: bool = Fa
     operation runs one alone)."""
     with untraced():
         session = Session(VARIANT)
-        for op in [_world(max(mapped, 1)), *_map(0, mapped)]:
+        for op in scenario("s" * mapped):
             session.apply(op)
         k, rmap, page = session.k, session.rmap, session.page(PFN)
         assert rmap is not None and k.pte_chain_cache is not None
         before = tuple(p.name for p in rmap_entries(k, page))
-        live_before = len(k.pte_chain_cache.live)
+        live_before, alpha_before = len(k.pte_chain_cache.live), _alpha(session)
         node: object = NULL
         if call == "alloc":
-            k.pte_chain_cache.fail_next = int(alloc_fails)
+            session.apply({"op": "fail_alloc", "n": int(alloc_fails)})
             node = rmap.pte_chain_alloc()
         elif call == "free":
             nodes = chain_nodes(k, page)
@@ -383,17 +393,21 @@ def _slab_call(mapped: int, call: str, position: int = 0, alloc_fails: bool = Fa
             len(k.pte_chain_cache.live),
             before,
             tuple(p.name for p in rmap_entries(k, page)),
+            alpha_before,
+            _alpha(session),
         )
 
 
 def pte_chain_alloc(alloc_fails: bool) -> SlabCall:
-    """pte_chain_alloc(): a new live pte_chain node, or NULL when GFP_ATOMIC fails.
+    """pte_chain_alloc(): a new live pte_chain node, or NULL when GFP_ATOMIC
+    fails; on no chain yet, so α does not change.
 
     post: _.node_is_null == alloc_fails
     post: _.live_after == _.live_before + (0 if alloc_fails else 1)
+    post: _.after == _.before
     """
     (alloc_fails,) = concrete(alloc_fails)
-    return _slab_call(0, "alloc", alloc_fails=alloc_fails)
+    return _slab_call(1, "alloc", alloc_fails=alloc_fails)
 
 
 def pte_chain_free(mapped: int, position: int) -> SlabCall:
@@ -405,6 +419,7 @@ def pte_chain_free(mapped: int, position: int) -> SlabCall:
     pre: 0 <= position < mapped
     post: _.entries_after == _.entries_before[:position] + _.entries_before[position + 1:]
     post: _.live_after == _.live_before - 1
+    post: only_unlinks(_, position)
     """
     mapped, position = concrete(mapped, position)
     return _slab_call(mapped, "free", position)
@@ -421,64 +436,85 @@ def pte_chain_init() -> SlabCall:
 # ------------------------------------------------------------ caller paths
 
 
-def map_pte(mapped: int, alloc_fails: bool, reserved: bool, held_swap: bool) -> Run:
-    """map_pte: a fault (or fork) maps the page at a pte that is not present,
-    ``mapped`` other ptes already mapping it.  ``held_swap``: the pte held a
-    swap entry (do_swap_page).  GFP_ATOMIC may fail.
+def map_pte(mapped: int, alloc: str, reserved: bool, held_swap: str, dirty: bool, shared: bool) -> Run:
+    """map_pte: a fault (or fork) maps the page, dirty or not, at a pte that
+    is not present, ``mapped`` other ptes already mapping it.  ``held_swap``
+    (HELD): the pte held a swap entry (do_swap_page), its slot counted once
+    or saturated.  The ``alloc`` (ALLOCS) allocation of the call fails, if
+    it takes that many.
 
     pre: 0 <= mapped < MAX_CHAIN
+    pre: alloc in ALLOCS
+    pre: held_swap in HELD
+    pre: not shared or mapped > 0
     post: refines(_)
     post: holds(_, STRUCTURE)
     post: holds(_, COUPLING)
     post: holds(_, COUNT)
     """
-    mapped, alloc_fails, reserved, held_swap = concrete(mapped, alloc_fails, reserved, held_swap)
-    return _replay(
-        _world(mapped + 1, reserved=reserved, swap_ptes=[mapped] if held_swap else []),
-        _map(0, mapped),
-        [{"op": "fail_alloc", "n": 1}] if alloc_fails else [],
-        {"op": "map", "pte": _pte(mapped), "pfn": PFN},
+    mapped, alloc, reserved, held_swap, dirty, shared = concrete(
+        mapped, alloc, reserved, held_swap, dirty, shared
     )
+    with untraced():
+        holds_slot = [mapped] if held_swap != "none" else []
+        setup = scenario(
+            "s" * (mapped + 1),
+            mapped=mapped,
+            shared=shared,
+            held_swap=holds_slot,
+            slot=held_swap if holds_slot else "one",
+            page={"reserved": reserved},
+        )
+        call = {"op": "map", "pte": pte(mapped), "pfn": PFN, "dirty": dirty}
+        return _replay([*setup, *failing(alloc)], call)
 
 
-def zap_pte(mapped: int, target: int, reserved: bool) -> Run:
+def zap_pte(mapped: int, target: int, dirty: bool, reserved: bool, slot: str, shared: bool) -> Run:
     """zap_pte: munmap or exit clears a pte that maps the page (target <
-    mapped) or holds a swap entry (target == mapped).
+    mapped; its dirty bit must reach the page) or holds a swap entry, its
+    slot counted once or saturated (target == mapped).
 
     pre: 0 <= mapped <= MAX_CHAIN
     pre: 0 <= target <= mapped
+    pre: not dirty or target < mapped
+    pre: slot in SLOTS
+    pre: not shared or mapped > 1
     post: refines(_)
     post: holds(_, STRUCTURE)
     post: holds(_, COUPLING)
     post: holds(_, COUNT)
     """
-    mapped, target, reserved = concrete(mapped, target, reserved)
-    return _replay(
-        _world(mapped + 1, reserved=reserved, swap_ptes=[mapped]),
-        _map(0, mapped),
-        {"op": "zap", "pte": _pte(target)},
-    )
+    mapped, target, dirty, reserved, slot, shared = concrete(mapped, target, dirty, reserved, slot, shared)
+    with untraced():
+        letters = "".join("S" if dirty and i == target else "s" for i in range(mapped + 1))
+        setup = scenario(
+            letters, mapped=mapped, shared=shared, held_swap=[mapped], slot=slot, page={"reserved": reserved}
+        )
+        return _replay(setup, {"op": "zap", "pte": pte(target)})
 
 
-def reclaim(mapped: int, outcomes: list[int], young: bool) -> Run:
+def reclaim(ptes: str, referenced: str, shared: bool) -> Run:
     """reclaim: shrink_cache on the page with its locks taken in 2.5.31's
-    order; a referenced page is activated, a mapped one unmapped (with
-    ``young`` false, no mapping was referenced since the last scan).
+    order; a referenced page is activated, a mapped one unmapped.  ``ptes``:
+    a letter of CHAIN per mapping, every one old; ``referenced`` (REFERENCED):
+    what, if anything, makes the page referenced.
 
-    pre: 0 <= mapped <= MAX_CHAIN
-    pre: _outcomes_ok(outcomes, mapped)
+    pre: len(ptes) <= MAX_CHAIN
+    pre: all(c in CHAIN for c in ptes)
+    pre: referenced in REFERENCED
+    pre: referenced != "pte" or len(ptes) > 0
+    pre: not shared or len(ptes) > 1
     post: refines(_)
     post: holds(_, STRUCTURE)
     post: holds(_, COUPLING)
     post: holds(_, COUNT)
     """
-    mapped, outcomes, young = concrete(mapped, outcomes, young)
-    return _replay(
-        _world(mapped),
-        _map(0, mapped),
-        _environment(outcomes, young=young),
-        {"op": "reclaim", "pfn": PFN},
-    )
+    ptes, referenced, shared = concrete(ptes, referenced, shared)
+    with untraced():
+        setup = scenario(ptes, shared=shared, page={"referenced": referenced == "page"}) + all_old(len(ptes))
+        if referenced == "pte":
+            setup.append({"op": "set_pte", "pte": pte(len(ptes) - 1), "young": True})
+        return _replay(setup, {"op": "reclaim", "pfn": PFN})
 
 
 # Every entry point, in the order the command checks them.

@@ -18,7 +18,7 @@ from proofs.tool.mutants import judge as judging
 from proofs.tool.mutants.command import stale_equivalents, summarize
 from proofs.tool.mutants.generate import Mutant, enumerate_mutants
 from proofs.tool.mutants.judge import Judge, Verdict, make_copy
-from proofs.tool.mutants.scope import DEFAULT_REPORT, EQUIVALENT, MIN_SCORE, SCOPE, Stage
+from proofs.tool.mutants.scope import BLIND, DEFAULT_REPORT, EQUIVALENT, MIN_SCORE, SCOPE, Stage, stage_report
 from proofs.tool.paths import ROOT
 
 
@@ -85,6 +85,24 @@ def test_committed_report_has_no_unexplained_survivor() -> None:
     assert report["totals"] == summarize(Verdict(**m) for m in report["mutants"])
 
 
+def test_committed_contracts_stage_alone_names_every_survivor(all_mutants: list[Mutant]) -> None:
+    """The contracts' own kill rate: every mutant through the contracts stage
+    alone, every survivor named in BLIND with why no contract sees it."""
+    if not stage_report("contracts").exists():
+        pytest.skip("no committed run of `rmap-verify mutants --stage contracts` yet")
+    report = json.loads(stage_report("contracts").read_text())
+    assert report["stage_alone"] == "contracts" and not report["quick"]
+    assert [s["name"] for s in report["stages"]] == ["contracts"]
+    assert {m["ident"] for m in report["mutants"]} == {m.ident for m in all_mutants}
+    blind = BLIND["contracts"]
+    assert stale_equivalents(all_mutants, blind) == []
+    for m in report["mutants"]:
+        assert m["status"] != "survived", f"{m['ident']}: say in BLIND why no contract sees it"
+        if m["status"] == "blind":
+            assert m["reason"] == blind[m["ident"]].reason and len(m["reason"]) > 40
+    assert report["totals"] == summarize((Verdict(**m) for m in report["mutants"]), alone=True)
+
+
 def test_a_mutant_is_killed_and_the_unmutated_code_passes(
     all_mutants: list[Mutant], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,7 +117,9 @@ def test_a_mutant_is_killed_and_the_unmutated_code_passes(
         "no:cacheprovider",
         "tests/test_rmap_branches.py",
     )
-    monkeypatch.setattr(judging, "stages", lambda copy, quick: [Stage("tests", tests, "tests/conftest.py")])
+    monkeypatch.setattr(
+        judging, "stages", lambda copy, quick, only: [Stage("tests", tests, "tests/conftest.py")]
+    )
     seed_test = "return vma is not None or vma.vm_start <= address"
     weakened = next(m for m in all_mutants if m.function == "_vma_holds" and m.mutated_line == seed_test)
     judge = Judge(tmp_path, 1)

@@ -1,4 +1,16 @@
-"""One condition of a contract, explored by CrossHair path by path within a CPU budget."""
+"""The conditions of one contract, explored by CrossHair path by path within a CPU budget.
+
+Every input of a contract's world is made concrete on entry
+(``impl.contracts.concrete``), so CrossHair's paths are its worlds, one
+each, and the conditions (the postconditions, and diffbehavior's
+``behaves_as_fixed``) are concrete checks of the same run.  So one
+exploration of a contract on a variant checks all of its conditions at
+once: CrossHair is handed a single postcondition that evaluates each of
+them and notes the first input each fails on, and holds (so that the
+search goes on) unless the run is to stop at the first failure.  A
+condition is verified when that exploration exhausted its paths and the
+condition held on each.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +27,14 @@ from impl import contracts
 from impl.contracts import Run, checking
 from proofs.crosshair.fixes import explain, seed_with
 
-DEFAULT_BUDGET = 120.0  # CPU seconds per condition; every fixed one exhausts in under 25
+DEFAULT_BUDGET = 120.0  # CPU seconds per exploration; every fixed one exhausts well within it
 
 VERIFIED = "verified"
 BUDGET = "no counterexample within budget"
 COUNTEREXAMPLE = "counterexample"
 ERROR = "error"
+
+SAME_AS_FIXED = "behaves_as_fixed(_)"
 
 # ------------------------------------------------------------ conditions
 
@@ -41,12 +55,25 @@ class Verdict:
     condition: str
     line: int
     status: str
-    detail: str  # CrossHair's last word on it
-    paths: int
+    detail: str  # CrossHair's last word on the exploration that decided it
+    paths: int  # of the explorations it took (shared with the contract's other conditions)
     cpu_seconds: float
     counterexamples: list[Counterexample] = field(default_factory=list)
     final_variant: str = ""  # the variant the last exploration ran on
     exhausted: bool = False  # the last exploration covered every path (CrossHair confirmed it)
+
+
+@dataclass
+class Exploration:
+    """One CrossHair search of a contract's worlds on one variant."""
+
+    variant: str
+    failures: dict[int, dict[str, Any]]  # condition -> the first input it fails on
+    paths: int
+    cpu_seconds: float
+    exhausted: bool
+    detail: str
+    error: bool = False  # CrossHair could not check the contract at all
 
 
 def _call_args(fn: Callable[..., Any], message: str) -> dict[str, Any] | None:
@@ -86,23 +113,6 @@ def answer_text(value: object) -> str:
     return "; ".join(parts)
 
 
-def _checkable(fn: Callable[..., Any], index: int | None, budget: float) -> Any:
-    """CrossHair's check of postcondition ``index`` of ``fn`` (None: same_as_fixed)."""
-    from crosshair.core_and_libs import analyze_function
-    from crosshair.options import AnalysisKind, AnalysisOptionSet
-
-    options = AnalysisOptionSet(
-        analysis_kind=[AnalysisKind.PEP316],
-        per_condition_timeout=budget,
-        max_uninteresting_iterations=0,  # stop on exhaustion or budget only
-    )
-    checkables = analyze_function(fn, options)
-    if index is not None:
-        return checkables[index]
-    base: Any = checkables[0]
-    return replace(base, conditions=replace(base.conditions, post=[same_as_fixed(fn)]))
-
-
 def conditions_of(fn: Callable[..., Any]) -> list[Any]:
     """The parsed PEP 316 conditions of an entry point (pre, post)."""
     from crosshair.condition_parser import Pep316Parser
@@ -111,6 +121,11 @@ def conditions_of(fn: Callable[..., Any]) -> list[Any]:
     parsed = Pep316Parser().get_fn_conditions(FunctionInfo.from_fn(fn))
     assert parsed is not None
     return [parsed.pre, parsed.post]
+
+
+def condition(fn: Callable[..., Any], index: int | None) -> Any:
+    """Postcondition ``index`` of ``fn``, or (None) its diffbehavior condition."""
+    return conditions_of(fn)[1][index] if index is not None else same_as_fixed(fn)
 
 
 def _holds_on(fn: Callable[..., Any], post: Any, args: dict[str, Any], variant: str) -> bool:
@@ -122,49 +137,97 @@ def _holds_on(fn: Callable[..., Any], post: Any, args: dict[str, Any], variant: 
         return False
 
 
-def check_condition(task: tuple[str, str, int | None, float]) -> Verdict:
-    """Explore one condition on a variant (postcondition ``index``, or
-    None for same_as_fixed); on seed, go on with each counterexample's
-    fixes applied until the condition holds."""
+def explore(
+    fn: Callable[..., Any], posts: list[Any], variant: str, budget: float, *, fail_fast: bool = False
+) -> Exploration:
+    """Search every world of ``fn`` on ``variant``, checking each of ``posts``."""
+    from crosshair.condition_parser import POSTCONDITION, ConditionExpr
+    from crosshair.core_and_libs import analyze_function
+    from crosshair.options import AnalysisKind, AnalysisOptionSet
     from crosshair.statespace import MessageType
 
-    variant, name, index, budget = task
+    names = list(inspect.signature(fn).parameters)
+    failures: dict[int, dict[str, Any]] = {}
+
+    def evaluate(lcls: Any) -> bool:
+        chosen = contracts.last_choices()  # this path's, realized once by the body
+        args = dict(zip(names, chosen, strict=True)) if len(chosen) == len(names) else {}
+        with contracts.untraced():
+            value = lcls["_"]
+            for i, post in enumerate(posts):
+                if i not in failures and not post.evaluate({**args, "_": value, "__return__": value}):
+                    failures[i] = args
+        return not (fail_fast and failures)
+
+    options = AnalysisOptionSet(
+        analysis_kind=[AnalysisKind.PEP316],
+        per_condition_timeout=budget,
+        max_uninteresting_iterations=0,  # stop on exhaustion or budget only
+    )
+    base: Any = analyze_function(fn, options)[0]
+    every = ConditionExpr(POSTCONDITION, evaluate, posts[0].filename, posts[0].line, "every condition")
+    checkable = replace(base, conditions=replace(base.conditions, post=[every]))
+    checkable.options.stats = stats = Counter[str]()
+    start = time.process_time()
+    with checking(variant):
+        messages = list(checkable.analyze())
+    cpu = time.process_time() - start
+    message = messages[-1] if messages else None
+    kind = message.state if message else MessageType.CANNOT_CONFIRM
+    detail = message.message if message else "no answer"
+    exhausted = kind == MessageType.CONFIRMED
+    exploration = Exploration(variant, failures, stats["num_paths"], cpu, exhausted, detail)
+    if kind == MessageType.EXEC_ERR:  # the contract's body raised: every condition fails there
+        args = _call_args(fn, detail)
+        exploration.failures = dict.fromkeys(range(len(posts)), args) if args is not None else {}
+        exploration.error = args is None
+    elif kind not in (MessageType.CONFIRMED, MessageType.CANNOT_CONFIRM, MessageType.POST_FAIL):
+        exploration.error = True  # an unmeetable precondition, a syntax error, ...
+    return exploration
+
+
+def check_contract(task: tuple[str, str, tuple[int | None, ...], float, int, bool]) -> list[Verdict]:
+    """Explore a contract's chosen conditions (postcondition indices; None:
+    same_as_fixed) on a variant, in worlds of chains up to ``max_chain``;
+    on seed, go on with each counterexample's fixes applied until each
+    condition holds, one exploration per variant serving every condition."""
+    variant, name, indices, budget, max_chain, fail_fast = task
     fn = getattr(contracts, name)
-    post = conditions_of(fn)[1][index] if index is not None else same_as_fixed(fn)
-    applied: list[str] = []
-    verdict = Verdict(name, post.expr_source, post.line, VERIFIED, "", 0, 0.0)
-    while True:
-        on = seed_with(applied) if variant == "seed" else variant
-        checkable = _checkable(fn, index, budget)
-        checkable.options.stats = stats = Counter[str]()
-        start = time.process_time()
-        with checking(on):
-            messages = list(checkable.analyze())
-        verdict.cpu_seconds += time.process_time() - start
-        verdict.paths += stats["num_paths"]
-        verdict.final_variant = on
-        message = messages[-1] if messages else None
-        kind = message.state if message else MessageType.CANNOT_CONFIRM
-        verdict.detail = message.message if message else "no answer"
-        if kind == MessageType.CONFIRMED:
-            verdict.exhausted = True
-            verdict.status = VERIFIED if not verdict.counterexamples else COUNTEREXAMPLE
-            return verdict
-        if kind == MessageType.CANNOT_CONFIRM:
-            verdict.status = BUDGET if not verdict.counterexamples else COUNTEREXAMPLE
-            return verdict
-        args = (
-            _call_args(fn, verdict.detail) if kind in (MessageType.POST_FAIL, MessageType.EXEC_ERR) else None
-        )
-        if args is None:  # a syntax error, an unmeetable precondition, ...
-            verdict.status = ERROR
-            return verdict
-        verdict.status = COUNTEREXAMPLE
-        cex = _counterexample(fn, post, args, on, applied if variant == "seed" else None, verdict.detail)
-        verdict.counterexamples.append(cex)
-        if not cex.explained_by:
-            return verdict
-        applied += cex.explained_by[0]
+    posts = [condition(fn, i) for i in indices]
+    explorations: dict[str, Exploration] = {}
+
+    def explored(on: str) -> Exploration:
+        if on not in explorations:
+            with checking(on, max_chain):
+                explorations[on] = explore(fn, posts, on, budget, fail_fast=fail_fast)
+        return explorations[on]
+
+    verdicts = []
+    for i, post in enumerate(posts):
+        verdict = Verdict(name, post.expr_source, post.line, VERIFIED, "", 0, 0.0)
+        applied: list[str] = []
+        while True:
+            on = seed_with(applied) if variant == "seed" else variant
+            ex = explored(on)
+            verdict.paths += ex.paths
+            verdict.cpu_seconds += ex.cpu_seconds
+            verdict.final_variant, verdict.detail, verdict.exhausted = on, ex.detail, ex.exhausted
+            args = ex.failures.get(i)
+            if ex.error:
+                verdict.status = ERROR
+                break
+            if args is None:
+                if not verdict.counterexamples:
+                    verdict.status = VERIFIED if ex.exhausted else BUDGET
+                break
+            verdict.status = COUNTEREXAMPLE
+            cex = _counterexample(fn, post, args, on, applied if variant == "seed" else None, ex.detail)
+            verdict.counterexamples.append(cex)
+            if not cex.explained_by:
+                break
+            applied += cex.explained_by[0]
+        verdicts.append(verdict)
+    return verdicts
 
 
 def _counterexample(
@@ -187,8 +250,6 @@ def _counterexample(
 
 
 # ------------------------------------------------------------ diffbehavior
-
-SAME_AS_FIXED = "behaves_as_fixed(_)"
 
 
 def observation(value: object) -> object:
@@ -216,13 +277,12 @@ def same_as_fixed(fn: Callable[..., Any]) -> Any:
     exhaustion reported), which CrossHair's own diffbehavior does not do:
     it ignores preconditions and reports no exhaustion."""
     from crosshair.condition_parser import POSTCONDITION, ConditionExpr
-    from crosshair.core import deep_realize
 
     names = list(inspect.signature(fn).parameters)
     filename = inspect.getsourcefile(fn) or ""
 
     def evaluate(lcls: Any) -> bool:
-        args = deep_realize({name: lcls[name] for name in names})
+        args = {name: lcls[name] for name in names}
         with contracts.untraced(), checking("fixed"):
             want = observation(fn(**args))
         return bool(observation(lcls["_"]) == want)

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from impl import contracts
+from impl.contract_worlds import WORLD_BOUNDS, WORLDS
 from impl.contracts import CONTRACTS
 from proofs.crosshair.check import (
     BUDGET,
@@ -23,7 +24,7 @@ from proofs.crosshair.check import (
     SAME_AS_FIXED,
     VERIFIED,
     Verdict,
-    check_condition,
+    check_contract,
     conditions_of,
 )
 from proofs.tool import cli
@@ -33,57 +34,72 @@ from proofs.tool.workers import InOrder, Stopped, run_tasks
 
 # ------------------------------------------------------------ the command
 
+Condition = tuple[str, int | None]  # entry point, postcondition index (None: diffbehavior)
+Task = tuple[str, str, tuple[int | None, ...], float, int, bool]  # check_contract's
 
-def tasks(
-    variant: str, budget: float, names: Sequence[str] | None = None, *, diff: bool = False
-) -> list[tuple[str, str, int | None, float]]:
-    """One task per postcondition of each chosen entry point; with ``diff``,
-    one same_as_fixed task per entry point that takes arguments too."""
+
+def conditions(names: Sequence[str] | None = None, *, diff: bool = False) -> list[Condition]:
+    """Every postcondition of each chosen entry point, in order; with
+    ``diff``, then one same_as_fixed condition per entry point that takes
+    arguments."""
     chosen = [fn for fn in CONTRACTS if names is None or fn.__name__ in names]
-    posts: list[tuple[str, str, int | None, float]] = [
-        (variant, fn.__name__, i, budget) for fn in chosen for i in range(len(conditions_of(fn)[1]))
-    ]
+    posts: list[Condition] = [(fn.__name__, i) for fn in chosen for i in range(len(conditions_of(fn)[1]))]
     if diff:
-        posts += [(variant, fn.__name__, None, budget) for fn in chosen if inspect.signature(fn).parameters]
+        posts += [(fn.__name__, None) for fn in chosen if inspect.signature(fn).parameters]
     return posts
 
 
-Task = tuple[str, str, int | None, float]  # variant, entry point, postcondition index (None: diff), budget
-
-
-def task_keywords(task: Task) -> tuple[str, ...]:
+def keywords(c: Condition) -> tuple[str, ...]:
     """What a ``-k`` word may match: the entry point, the condition's text, diffbehavior's name."""
-    _, name, index, _ = task
-    condition = (
-        conditions_of(getattr(contracts, name))[1][index].expr_source if index is not None else SAME_AS_FIXED
-    )
-    return name, condition, "diffbehavior" if index is None else "post"
+    name, index = c
+    fn = getattr(contracts, name)
+    text = conditions_of(fn)[1][index].expr_source if index is not None else SAME_AS_FIXED
+    return name, text, "diffbehavior" if index is None else "post"
 
 
-def _verdicts(chosen: list[Task], jobs: int) -> Iterator[tuple[int, Verdict]]:
-    """(index, verdict) in task order as each becomes available; Stopped on Ctrl-C."""
+def select(chosen: list[Condition], pattern: str | None) -> list[Condition]:
+    if pattern is None:
+        return chosen
+    matches = compile_expression(pattern)
+    picked = [c for c in chosen if matches(keywords(c))]
+    if not picked:
+        raise UsageError(f"-k {pattern!r} selects none of the {len(chosen)} conditions")
+    return picked
+
+
+def tasks(
+    variant: str, budget: float, chosen: list[Condition], max_chain: int, fail_fast: bool = False
+) -> list[Task]:
+    """One task per contract: its chosen conditions, explored together."""
+    by_name: dict[str, list[int | None]] = {}
+    for name, index in chosen:
+        by_name.setdefault(name, []).append(index)
+    return [(variant, name, tuple(ix), budget, max_chain, fail_fast) for name, ix in by_name.items()]
+
+
+def _verdicts(chosen: list[Task], jobs: int) -> Iterator[list[Verdict]]:
+    """Each task's verdicts in task order as they become available; Stopped on Ctrl-C."""
     if jobs <= 1:
-        done: list[tuple[int, Verdict]] = []
+        done: list[tuple[int, list[Verdict]]] = []
         try:
             for i, task in enumerate(chosen):
-                done.append((i, check_condition(task)))
-                yield done[-1]
+                done.append((i, check_contract(task)))
+                yield done[-1][1]
         except KeyboardInterrupt:
             raise Stopped(done) from None
         return
-    order: InOrder[Verdict] = InOrder()
-    ready: list[tuple[int, Verdict]] = []
+    order: InOrder[list[Verdict]] = InOrder()
+    results = run_tasks(check_contract, chosen, jobs, failed=_worker_failed)
     try:
-        for i, verdict in run_tasks(check_condition, chosen, jobs, failed=_worker_failed):
-            for pair in order.add(i, verdict):
-                ready.append(pair)
-                yield pair
-    except Stopped:
-        raise Stopped(ready) from None
+        for i, verdicts in results:
+            for _, ready in order.add(i, verdicts):
+                yield ready
+    finally:
+        results.close()  # stopped early (--fail-fast): end the tasks still running
 
 
-def _worker_failed(why: BaseException) -> Verdict:
-    return Verdict("?", "?", 0, ERROR, f"worker failed: {type(why).__name__}: {why}", 0, 0.0)
+def _worker_failed(why: BaseException) -> list[Verdict]:
+    return [Verdict("?", "?", 0, ERROR, f"worker failed: {type(why).__name__}: {why}", 0, 0.0)]
 
 
 def check(
@@ -96,25 +112,39 @@ def check(
     out: Callable[[str], None] = print,
     pattern: str | None = None,
     require_verified: bool = False,
+    worlds: str = "push",
+    max_chain: int | None = None,
+    fail_fast: bool = False,
 ) -> dict[str, Any]:
     """Run the contract check (and, on seed, diffbehavior against fixed),
-    printing each verdict in task order; answers the JSON report, which a
-    Ctrl-C leaves with ``complete: false`` and the conditions not run."""
+    printing each verdict in contract order; answers the JSON report, which a
+    Ctrl-C (or ``fail_fast``'s first failure) leaves with ``complete: false``
+    and the conditions not run."""
     start = time.perf_counter()
     diff = variant == "seed" if diff is None else diff
-    chosen = select(tasks(variant, budget, names, diff=diff), pattern)
+    max_chain = WORLDS[worlds] if max_chain is None else max_chain
+    chosen = select(conditions(names, diff=diff), pattern)
+    work = tasks(variant, budget, chosen, max_chain, fail_fast)
     verdicts: list[Verdict] = []
+    interrupted = False
     try:
-        for _, verdict in _verdicts(chosen, jobs):
-            if verdict.condition == SAME_AS_FIXED and not any(v.condition == SAME_AS_FIXED for v in verdicts):
-                out("diffbehavior: does the variant behave as fixed on every input the contract allows?")
-            out(_show_verdict(verdict))
-            verdicts.append(verdict)
+        for done in _verdicts(work, jobs):
+            for verdict in done:
+                if verdict.condition != SAME_AS_FIXED:
+                    out(_show_verdict(verdict))
+            verdicts += done
+            if fail_fast and any(v.status in (COUNTEREXAMPLE, ERROR) for v in done):
+                break
     except Stopped:
-        pass
-    not_run = [f"{t[1]} {task_keywords(t)[1]}" for t in chosen[len(verdicts) :]]
-    posts = [v for v in verdicts if v.condition != SAME_AS_FIXED]
+        interrupted = True
     diffs = [v for v in verdicts if v.condition == SAME_AS_FIXED]
+    if diffs:
+        out("diffbehavior: does the variant behave as fixed on every input the contract allows?")
+        for verdict in diffs:
+            out(_show_verdict(verdict))
+    finished = {v.function for v in verdicts}
+    not_run = [f"{name} {keywords((name, i))[1]}" for name, i in chosen if name not in finished]
+    posts = [v for v in verdicts if v.condition != SAME_AS_FIXED]
     unexplained = [c for v in posts for c in v.counterexamples if not c.explained_by]
     unexplained_diffs = [c for v in diffs for c in v.counterexamples if not c.explained_by]
     failed = [v for v in posts if v.status in (COUNTEREXAMPLE, ERROR)] + [
@@ -122,6 +152,7 @@ def check(
     ]
     unverified = [v for v in verdicts if not v.exhausted] if require_verified else []
     counts = Counter(v.status for v in posts)
+    cpu = _cpu_seconds(verdicts)
     out(
         f"{len(posts)} conditions on {variant}: "
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
@@ -133,14 +164,16 @@ def check(
             else ""
         )
         + (f"; {len(unverified)} not verified (--require-verified)" if unverified else "")
-        + (f"; INCOMPLETE: {len(not_run)} not run (interrupted)" if not_run else "")
-        + f" ({time.perf_counter() - start:.0f} s)"
+        + (f"; INCOMPLETE: {len(not_run)} not run ({'interrupted' if interrupted else '--fail-fast'})")
+        * bool(not_run)
+        + f" ({cpu:.0f} CPU s, {time.perf_counter() - start:.0f} s)"
     )
     return {
         "variant": variant,
         "crosshair": _crosshair_version(),
         "per_condition_timeout_cpu_s": budget,
-        "bounds": {"MAX_CHAIN": contracts.MAX_CHAIN},
+        "bounds": {"MAX_CHAIN": max_chain, "worlds": worlds},
+        "worlds": world_statement(names),
         "selection": pattern,
         "conditions": [asdict(v) for v in posts],
         "diffbehavior": [asdict(v) for v in diffs],
@@ -149,19 +182,32 @@ def check(
         ),
         "ok": not failed and not unexplained_diffs and not unverified and not not_run,
         "complete": not not_run,
+        "interrupted": interrupted,
         "not_run": not_run,
+        "cpu_seconds": round(cpu, 1),
         "wall_seconds": round(time.perf_counter() - start, 1),
     }
 
 
-def select(chosen: list[Task], pattern: str | None) -> list[Task]:
-    if pattern is None:
-        return chosen
-    matches = compile_expression(pattern)
-    picked = [t for t in chosen if matches(task_keywords(t))]
-    if not picked:
-        raise UsageError(f"-k {pattern!r} selects none of the {len(chosen)} conditions")
-    return picked
+def _cpu_seconds(verdicts: list[Verdict]) -> float:
+    """CPU time of the explorations, each counted once: a contract's
+    conditions share theirs, so its most expensive verdict holds them all."""
+    per_contract: dict[str, float] = {}
+    for v in verdicts:
+        per_contract[v.function] = max(per_contract.get(v.function, 0.0), v.cpu_seconds)
+    return sum(per_contract.values())
+
+
+def world_statement(names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The generator of each contract's worlds, stated once: the bounds and
+    letters of impl.contract_worlds, and each contract's choices (its
+    parameters) with the preconditions that bound them."""
+    rows = {}
+    for fn in CONTRACTS:
+        if names is None or fn.__name__ in names:
+            pre = [c.expr_source for c in conditions_of(fn)[0]]
+            rows[fn.__name__] = {"choices": list(inspect.signature(fn).parameters), "pre": pre}
+    return {"bounds": WORLD_BOUNDS, "contracts": rows}
 
 
 def _crosshair_version() -> str:
@@ -194,7 +240,7 @@ def _show_verdict(v: Verdict) -> str:
     elif v.status == ERROR:
         lines.append(f"{head} error: {v.detail}")
     elif v.counterexamples and v.final_variant != v.counterexamples[-1].variant:
-        state = "verified" if "Confirmed" in v.detail else "no counterexample within budget"
+        state = "verified" if v.exhausted else "no counterexample within budget"
         lines.append(f"{head} then {state} on {v.final_variant} ({v.paths} paths in all)")
     return "\n".join(lines)
 
@@ -226,17 +272,18 @@ def to_junit(report: dict[str, Any]) -> str:
             failure.text = (
                 "\n".join(f"{c['call']} -> {c['answer']}" for c in row["counterexamples"]) or row["detail"]
             )
+    why = "the run was interrupted before this condition" if report["interrupted"] else "--fail-fast"
     for name in report["not_run"]:
         case = ET.SubElement(suite, "testcase", classname="not_run", name=name, time="0")
-        ET.SubElement(case, "skipped", message="the run was interrupted before this condition")
+        ET.SubElement(case, "skipped", message=why)
     suite.set("failures", str(failures))
     suite.set("skipped", str(len(report["not_run"])))
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _print_list(chosen: list[Task], json_out: str | None) -> None:
-    rows = [{"function": t[1], "condition": task_keywords(t)[1], "kind": task_keywords(t)[2]} for t in chosen]
+def _print_list(chosen: list[Condition], json_out: str | None) -> None:
+    rows = [{"function": c[0], "condition": keywords(c)[1], "kind": keywords(c)[2]} for c in chosen]
     if json_out is not None:
         cli.write_output(json_out, json.dumps(rows, indent=1) + "\n", "--json")
     if json_out != "-":
@@ -254,15 +301,13 @@ def run(args: argparse.Namespace) -> int:
         if path is not None:
             cli.writable_file(path, option)
     if args.list:
-        _print_list(
-            select(tasks(args.variant, budget, diff=args.variant == "seed"), args.pattern), args.json_out
-        )
+        _print_list(select(conditions(diff=args.variant == "seed"), args.pattern), args.json_out)
         return EXIT_OK
     if "-" in (args.json_out, args.junit_out):
         raise UsageError("a report goes to standard output only with --list: the run's own text is there")
     print(
         f"rmap-verify contracts --variant {args.variant}: CrossHair {_crosshair_version()}, PEP 316, "
-        f"{budget:g} CPU s per condition, MAX_CHAIN={contracts.MAX_CHAIN}",
+        f"{budget:g} CPU s per exploration, {args.worlds} worlds (MAX_CHAIN={WORLDS[args.worlds]})",
         flush=True,
     )
     report = check(
@@ -272,6 +317,8 @@ def run(args: argparse.Namespace) -> int:
         out=lambda line: print(line, flush=True),
         pattern=args.pattern,
         require_verified=args.require_verified,
+        worlds=args.worlds,
+        fail_fast=args.fail_fast,
     )
     report["required_verified"] = args.require_verified
     if args.json_out:
@@ -280,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.junit_out:
         cli.write_output(args.junit_out, to_junit(report), "--junit")
-    if not report["complete"]:
+    if report["interrupted"]:
         done = len(report["conditions"]) + len(report["diffbehavior"])
         total = done + len(report["not_run"])
         raise cli.Interrupted(

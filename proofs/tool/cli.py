@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from impl.variants import VARIANTS
+from proofs.tool.mutants.scope import STAGE_NAMES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_TIMEOUT = 60.0  # seconds per solver query
@@ -259,15 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "contracts",
         "check the CrossHair contracts of impl/",
-        "Check every condition of the PEP 316 contracts of impl/contracts.py with CrossHair, within a "
-        "CPU-second budget per condition. A condition is verified (every path explored), holds within "
-        "budget (no counterexample, paths left), or has a counterexample; on seed each counterexample is "
-        "attributed to the findings whose fixes remove it.",
+        "Check every condition of the PEP 316 contracts of impl/contracts.py with CrossHair, one "
+        "exploration of each contract's worlds (within a CPU-second budget) checking all its conditions. "
+        "A condition is verified (every path explored), holds within budget (no counterexample, paths "
+        "left), or has a counterexample; on seed each counterexample is attributed to the findings whose "
+        "fixes remove it.",
         _epilog(
             "no counterexample (--require-verified: every condition verified), no unexplained difference",
             "a counterexample, an unexplained difference, an error, or (with --require-verified) a condition "
             "only held within budget",
             "  rmap-verify contracts --variant fixed\n"
+            "  rmap-verify contracts --worlds nightly --jobs 2\n"
             "  rmap-verify contracts --list\n"
             '  rmap-verify contracts -k "try_to_unmap and not one" --require-verified --junit c.xml',
             partial=True,
@@ -282,7 +285,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="select conditions: words, and, or, not, ( )",
     )
     p.add_argument(
-        "--per-condition-timeout", type=float, default=None, metavar="S", help="CPU seconds per condition"
+        "--per-condition-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="CPU seconds per exploration of a contract (all its conditions)",
+    )
+    p.add_argument(
+        "--worlds",
+        choices=("push", "nightly"),
+        default="push",
+        help="the worlds' bounds: chains up to 3 (push, the CI gate) or 4 (nightly)",
+    )
+    p.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first counterexample (the contracts stage of mutants)",
     )
     p.add_argument("--jobs", type=int, default=0, help="parallel processes (default: one per core)")
     _report_options(p)
@@ -318,10 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
         _epilog(
             "every mutant is killed or a documented equivalent",
             "a mutant survived, or an EQUIVALENT entry is stale",
-            "  rmap-verify mutants --quick\n  rmap-verify mutants --jobs 2 --report mutants.json",
+            "  rmap-verify mutants --quick\n  rmap-verify mutants --jobs 2 --report mutants.json\n"
+            "  rmap-verify mutants --stage contracts",
         ),
     )
     p.add_argument("--quick", action="store_true", help="only the quick subset CI runs")
+    p.add_argument(
+        "--stage",
+        choices=STAGE_NAMES,
+        default=None,
+        help="judge every mutant by this stage alone, for its kill rate (report: results/mutants-STAGE.json)",
+    )
     p.add_argument("--report", default=None, metavar="FILE", help="write the report here")
     p.add_argument("--jobs", type=int, default=0, help="parallel mutants (default: one per core)")
     return parser

@@ -86,6 +86,9 @@ def run_tasks(
     except KeyboardInterrupt:
         _terminate(pool)
         raise Stopped(done) from None
+    except GeneratorExit:  # the caller wants no more results: stop the tasks still running
+        _terminate(pool)
+        raise
     pool.shutdown()
 
 

@@ -24,7 +24,8 @@ from typing import Any
 
 from proofs.tool.docgen import c_oracle
 from proofs.tool.docgen.bench_tables import render as bench_tables
-from proofs.tool.docgen.mutation_tables import mutation_tables
+from proofs.tool.docgen.contract_worlds import worlds_tables
+from proofs.tool.docgen.mutation_tables import mutation_tables, stage_tables
 from proofs.tool.docgen.sources import RESULTS, DocsError, load_json
 
 PLACEHOLDER = re.compile(r"\{\{\s*(?P<kind>[\w-]+):(?P<what>[\w.\-]+)\s*(?:\|\s*(?P<format>[^}\s]+)\s*)?\}\}")
@@ -137,6 +138,13 @@ def _slowest_contract() -> str:
     return f"{max(c['cpu_seconds'] for c in results('contracts-fixed')['conditions']):.0f}"
 
 
+def _stage_alone(stage: str) -> str:
+    body = load_json(RESULTS / f"mutants-{stage}.json")
+    if body is None:
+        return f"Not run yet: `rmap-verify mutants --stage {stage}` writes its report in proofs/results/.\n"
+    return stage_tables(body)
+
+
 FIGURES: dict[str, Callable[[], str]] = {
     "prove_fixed_slowest": lambda: _slowest("prove-fixed"),
     "prove_seed_slowest": lambda: _slowest("prove-seed"),
@@ -162,7 +170,9 @@ FIGURES: dict[str, Callable[[], str]] = {
     "contracts_fixed_try_to_unmap": lambda: _contract_function("try_to_unmap"),
     "contracts_fixed_reclaim": lambda: _contract_function("reclaim"),
     "bench_tables": lambda: bench_tables(results("bench")),
+    "contract_worlds": lambda: worlds_tables(results("contracts-fixed")["worlds"]),
     "mutation_tables": lambda: mutation_tables(results("mutants")),
+    "mutation_contracts_alone": lambda: _stage_alone("contracts"),
     "prove_sample": _prove_sample,
     "c_oracle_findings": lambda: c_oracle.findings_table(results("c-oracle")),
     "c_oracle_bench": lambda: c_oracle.bench_table(results("bench_c_oracle")),

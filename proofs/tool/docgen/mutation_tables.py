@@ -35,3 +35,29 @@ def mutation_tables(body: dict[str, Any]) -> str:
                 f"| `{m['ident']}` | {m['line']} | `{change}` | {m['status']}: {m['reason'] or '-'} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def stage_tables(body: dict[str, Any]) -> str:
+    """One stage's run alone (``rmap-verify mutants --stage NAME``): its kill
+    rate, and every survivor with why the stage cannot see it."""
+    t = body["totals"]
+    rate = "n/a" if t["score"] is None else f"{100 * t['score']:.1f}%"
+    stage = body["stage_alone"]
+    lines = [
+        f"Run of {body['tool']} on commit `{(body['commit'] or 'unknown')[:12]}`, the {stage} stage "
+        f"alone (`{body['stages'][0]['command']}`), {body['seconds']:.0f} s on {body['cores']} cores.",
+        "",
+        "| stage | mutants | killed | by timeout | equivalent | blind | survived | kill rate |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {stage} | {t['mutants']} | {t['killed']} | {t['timeouts']} | {t['equivalent']} | {t['blind']} "
+        f"| {t['survived']} | {rate} |",
+        "",
+        f"| mutant | line | change | why the {stage} stage cannot see it |",
+        "| --- | --- | --- | --- |",
+    ]
+    for m in body["mutants"]:
+        if m["status"] in ("blind", "survived"):
+            change = m["diff"].splitlines()[-1][1:].strip().replace("|", "\\|")
+            why = m["reason"] or "NOT EXPLAINED"
+            lines.append(f"| `{m['ident']}` | {m['line']} | `{change}` | {why} |")
+    return "\n".join(lines) + "\n"

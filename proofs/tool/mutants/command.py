@@ -19,19 +19,24 @@ from proofs.tool.cli import EXIT_FAILED, EXIT_OK
 from proofs.tool.mutants.generate import Mutant, enumerate_mutants, quick_subset
 from proofs.tool.mutants.judge import BaselineFailed, Verdict, head_commit, make_copy, run_mutants
 from proofs.tool.mutants.scope import (
+    BLIND,
     DEFAULT_REPORT,
     EQUIVALENT,
     SCOPE,
     TIMEOUT_FACTOR,
     TIMEOUT_MIN,
+    Equivalent,
+    stage_report,
 )
 
 # ------------------------------------------------------------------ report
 
 
-def summarize(verdicts: Iterable[Verdict]) -> dict[str, Any]:
+def summarize(verdicts: Iterable[Verdict], alone: bool = False) -> dict[str, Any]:
+    """The totals; ``alone`` (a stage run alone) counts the survivors BLIND names too."""
     verdicts = list(verdicts)
-    count = {s: sum(v.status == s for v in verdicts) for s in ("killed", "survived", "equivalent")}
+    statuses = ("killed", "survived", "equivalent", *(("blind",) if alone else ()))
+    count = {s: sum(v.status == s for v in verdicts) for s in statuses}
     judged = len(verdicts) - count["equivalent"]
     return {
         "mutants": len(verdicts),
@@ -41,14 +46,15 @@ def summarize(verdicts: Iterable[Verdict]) -> dict[str, Any]:
     }
 
 
-def stale_equivalents(mutants: list[Mutant]) -> list[str]:
-    """EQUIVALENT entries that name no mutant, or a mutant on another line."""
+def stale_equivalents(mutants: list[Mutant], entries: dict[str, Equivalent] = EQUIVALENT) -> list[str]:
+    """Entries (of EQUIVALENT, or of a stage's BLIND) that name no mutant,
+    or a mutant on another line."""
     by_id = {m.ident: m for m in mutants}
     return [
         f"{ident}: no such mutant"
         if ident not in by_id
         else f"{ident}: now mutates {by_id[ident].mutated_line!r}"
-        for ident, eq in EQUIVALENT.items()
+        for ident, eq in entries.items()
         if ident not in by_id or by_id[ident].mutated_line != eq.line
     ]
 
@@ -57,13 +63,16 @@ def run(args: argparse.Namespace) -> int:
     workers = cli.jobs(args.jobs)
     if args.report is not None:
         cli.writable_file(args.report, "--report")
-    report = args.report or (None if args.quick else str(DEFAULT_REPORT))
+    stage = args.stage
+    default = stage_report(stage) if stage else DEFAULT_REPORT
+    report = args.report or (None if args.quick else str(default))
     with tempfile.TemporaryDirectory() as tmp:
         mutants = enumerate_mutants(make_copy(Path(tmp) / "scan"))
-    stale = stale_equivalents(mutants)
+    stale = stale_equivalents(mutants) + (stale_equivalents(mutants, BLIND.get(stage, {})) if stage else [])
     chosen = quick_subset(mutants) if args.quick else mutants
     workers = min(workers, len(chosen)) or 1  # each worker is a private copy of the project
-    print(f"{len(chosen)} of {len(mutants)} mutants, {workers} workers", flush=True)
+    alone = f", judged by the {stage} stage alone" if stage else ""
+    print(f"{len(chosen)} of {len(mutants)} mutants, {workers} workers{alone}", flush=True)
     start = time.perf_counter()
 
     def show(v: Verdict) -> None:
@@ -71,18 +80,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {v.status:10} {v.ident} (line {v.line}): {v.diff.splitlines()[-1].strip()}", flush=True)
 
     try:
-        verdicts, info = run_mutants(chosen, workers, show, quick=args.quick)
+        verdicts, info = run_mutants(chosen, workers, show, quick=args.quick, only=stage)
     except BaselineFailed as why:
         print(f"rmap-verify mutants: {why}", file=sys.stderr)
         return EXIT_FAILED
     seconds = time.perf_counter() - start
-    totals = summarize(verdicts)
+    totals = summarize(verdicts, alone=stage is not None)
     if report:
         body = {
             "tool": f"cosmic-ray {version('cosmic-ray')}",
             "commit": head_commit(),
             "cores": os.cpu_count(),
             "quick": args.quick,
+            "stage_alone": stage,
             "scope": {module: sorted(names) if names else "all" for module, names in SCOPE.items()},
             "killed_means": "a stage exits non-zero or times out; stages run in order until one fails",
             **info,
@@ -97,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"stale EQUIVALENT entry {line}")
     score = "n/a" if totals["score"] is None else f"{100 * totals['score']:.1f}%"
     print(
-        f"mutation score {score}: {totals['killed']} killed ({totals['timeouts']} by timeout), "
-        f"{totals['survived']} survived, {totals['equivalent']} equivalent, of {totals['mutants']} "
-        f"mutants in {seconds:.0f} s"
+        (f"{stage} stage alone: kill rate " if stage else "mutation score ")
+        + f"{score}: {totals['killed']} killed ({totals['timeouts']} by timeout), "
+        f"{totals['survived']} survived, {totals['equivalent']} equivalent, "
+        + (f"{totals['blind']} it cannot see (BLIND), " if stage else "")
+        + f"of {totals['mutants']} mutants in {seconds:.0f} s"
     )
     return EXIT_FAILED if totals["survived"] or stale else EXIT_OK

@@ -23,6 +23,7 @@ from cosmic_ray.plugins import get_operator
 
 from proofs.tool.mutants.generate import Mutant
 from proofs.tool.mutants.scope import (
+    BLIND,
     EQUIVALENT,
     NOT_COPIED,
     RUN_CLI,
@@ -42,7 +43,7 @@ class Verdict:
     function: str
     operator: str
     diff: str
-    status: str  # "killed", "survived" or "equivalent"
+    status: str  # "killed", "survived", "equivalent" or (a stage run alone) "blind"
     killed_by: str | None
     seconds: float
     reason: str | None = None
@@ -137,13 +138,15 @@ class BaselineFailed(Exception):
 
 class Judge:
     """Runs stages on mutants in private copies, timing each stage first on
-    an unmutated copy (lazily: a stage no mutant reaches is never timed)."""
+    an unmutated copy (lazily: a stage no mutant reaches is never timed);
+    with ``only``, that stage alone judges every mutant."""
 
-    def __init__(self, workdir: Path, workers: int, *, quick: bool = False) -> None:
+    def __init__(self, workdir: Path, workers: int, *, quick: bool = False, only: str | None = None) -> None:
         self.base = make_copy(workdir / "base")
         self.copies = [make_copy(workdir / f"w{i}") for i in range(workers)]
         self.free = list(self.copies)
-        self.stages = stages(self.base, quick=quick)
+        self.stages = stages(self.base, quick=quick, only=only)
+        self.blind = BLIND.get(only, {}) if only else {}
         self.baseline: dict[str, float] = {}
         self._lock = threading.Lock()
         self._baseline_lock = threading.Lock()
@@ -170,8 +173,11 @@ class Judge:
         seconds = time.perf_counter() - start
         status, reason = "killed", None
         if killed_by is None:
-            eq = EQUIVALENT.get(mutant.ident)
-            status, reason = ("equivalent", eq.reason) if eq else ("survived", None)
+            status, reason = "survived", None
+            if mutant.ident in EQUIVALENT:
+                status, reason = "equivalent", EQUIVALENT[mutant.ident].reason
+            elif mutant.ident in self.blind:
+                status, reason = "blind", self.blind[mutant.ident].reason
         return Verdict(
             mutant.ident,
             mutant.file,
@@ -203,9 +209,10 @@ def run_mutants(
     workers: int,
     progress: Callable[[Verdict], None] | None = None,
     quick: bool = False,
+    only: str | None = None,
 ) -> tuple[list[Verdict], dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="rmap-mutants-") as tmp:
-        judge = Judge(Path(tmp), workers, quick=quick)
+        judge = Judge(Path(tmp), workers, quick=quick, only=only)
         verdicts: list[Verdict] = []
         pool = ThreadPoolExecutor(workers)
         try:
