@@ -14,6 +14,9 @@ from impl import kernel
 from impl.kernel import (
     ENOMEM,
     NULL,
+    SWAP_AGAIN,
+    SWAP_ERROR,
+    SWAP_FAIL,
     SWAP_SUCCESS,
     VMA,
     ChainPtr,
@@ -50,7 +53,7 @@ class FixF1(SeedRmap):
                         self.pte_chain_free(pc, prev_pc, page)
                     case kernel.SWAP_AGAIN:
                         prev_pc = pc
-                        ret = kernel.SWAP_AGAIN
+                        ret = self._answer_again(ret)
                     case kernel.SWAP_FAIL:
                         prev_pc = pc  # FIX(F1): the entry stays on the chain
                         ret = kernel.SWAP_FAIL
@@ -139,5 +142,21 @@ class FixF5(SeedRmap):
         return vma is not None and vma.vm_start <= address
 
 
+class FixF6(SeedRmap):
+    """F6: try_to_unmap's answer keeps a SWAP_FAIL or SWAP_ERROR it met."""
+
+    def _answer_again(self, ret: int) -> int:
+        # FIX(F6): a mapping that stayed for SWAP_AGAIN does not undo an
+        # earlier one that can never be unmapped: the page is activated.
+        return ret if ret in (SWAP_FAIL, SWAP_ERROR) else SWAP_AGAIN
+
+
 # Each finding's fix, by id, in the order the findings are numbered.
-FIXES: dict[str, type[SeedRmap]] = {"F1": FixF1, "F2": FixF2, "F3": FixF3, "F4": FixF4, "F5": FixF5}
+FIXES: dict[str, type[SeedRmap]] = {
+    "F1": FixF1,
+    "F2": FixF2,
+    "F3": FixF3,
+    "F4": FixF4,
+    "F5": FixF5,
+    "F6": FixF6,
+}

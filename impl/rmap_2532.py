@@ -36,7 +36,7 @@ class Linux2532Rmap(FixF2, FixF3, FixF4, FixF5):
                         self.pte_chain_free(pc, prev_pc, page)
                     case kernel.SWAP_AGAIN:
                         prev_pc = pc
-                        ret = kernel.SWAP_AGAIN
+                        ret = self._answer_again(ret)
                     case kernel.SWAP_FAIL:
                         ret = kernel.SWAP_FAIL
                         break  # give_up: the rest of the chain stays untried

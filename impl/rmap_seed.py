@@ -251,7 +251,7 @@ class SeedRmap:
                         self.pte_chain_free(pc, prev_pc, page)
                     case kernel.SWAP_AGAIN:
                         prev_pc = pc
-                        ret = kernel.SWAP_AGAIN
+                        ret = self._answer_again(ret)
                     case kernel.SWAP_FAIL:  # [rmap.c:302] prev_pc is not moved
                         ret = kernel.SWAP_FAIL
                     case kernel.SWAP_ERROR:
@@ -259,6 +259,12 @@ class SeedRmap:
                 pc = next_pc
             self._collapse_to_direct(page)
         return ret
+
+    def _answer_again(self, ret: int) -> int:
+        """[rmap.c:300] ``ret = SWAP_AGAIN;``: the answer once a mapping
+        stayed for SWAP_AGAIN, whatever ``ret`` held, so a SWAP_FAIL or
+        SWAP_ERROR met earlier in the chain is forgotten (finding F6)."""
+        return SWAP_AGAIN
 
     def _pageout_checks(self, page: Page) -> None:
         """[rmap.c:275-282] A page on the pageout lists: not reserved,

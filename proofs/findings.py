@@ -113,6 +113,26 @@ FINDINGS: tuple[Finding, ...] = (
         "when find_vma answers NULL.",
         ("spec_mismatch",),
     ),
+    Finding(
+        "F6",
+        "try_to_unmap answers SWAP_AGAIN for a page it can never unmap",
+        "try_to_unmap",
+        "rmap.c:297-307",
+        "The chain walk keeps one answer, `ret`, and every case overwrites it. When a mapping "
+        "answers SWAP_FAIL (in no vma, or in a VM_LOCKED one) and a later one in the chain "
+        "answers SWAP_AGAIN (its mm's page_table_lock is busy), `ret = SWAP_AGAIN` replaces the "
+        "SWAP_FAIL: the page is reported as worth retrying although one of its mappings can "
+        "never be unmapped as things stand.",
+        "shrink_cache acts on the answer: SWAP_AGAIN keeps the page on the inactive list to be "
+        "tried again, SWAP_FAIL activates it. An mlocked page shared with a busy process is "
+        "therefore scanned, locked and walked on every pass of reclaim, never freed and never "
+        "moved out of the way, while pages that could be freed wait behind it: wasted scanning "
+        "under exactly the memory pressure that started reclaim.",
+        "SWAP_AGAIN does not replace a SWAP_FAIL or SWAP_ERROR met earlier in the walk, so the "
+        "answer is FAIL-class whenever some mapping can never be unmapped (2.5.32 stops the walk "
+        "at the first SWAP_FAIL and answers it, so it needs no such fix).",
+        ("spec_mismatch",),
+    ),
 )
 
 

@@ -55,8 +55,8 @@ def test_replay_findings_both_variants_and_strict(replay: Any, finding: Any, var
     shown = bool(run.last["violations"] or run.last["spec_mismatch"] or run.last["fault"])
     assert shown == (variant == "seed")
     strict = replay(text, "--variant", variant, "--strict")
-    # --strict fails on faults and violations (every seed trace ends with one).
-    dirty = any(r["fault"] or r["violations"] for r in strict.records)
+    # --strict fails on faults, violations and spec mismatches (every seed trace ends with one).
+    dirty = any(r["fault"] or r["violations"] or r["spec_mismatch"] for r in strict.records)
     assert strict.code == (1 if dirty else 0) and dirty == (variant == "seed")
 
 
