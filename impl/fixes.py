@@ -26,8 +26,10 @@ from impl.kernel import (
     PageReserved,
     Pte,
     PtePtr,
+    PteVal,
     SetPageDirect,
     pte_pfn,
+    ptep_get_and_clear,
 )
 from impl.rmap_seed import SeedRmap
 
@@ -151,6 +153,18 @@ class FixF6(SeedRmap):
         return ret if ret in (SWAP_FAIL, SWAP_ERROR) else SWAP_AGAIN
 
 
+class FixF7(SeedRmap):
+    """F7: try_to_unmap_one flushes the cache while the pte still maps the page."""
+
+    def _nuke_pte(self, vma: VMA, address: int, ptep: PtePtr) -> PteVal:
+        # FIX(F7): cachetlb.txt's order: flush_cache_page while the old
+        # translation is in place, then clear the pte, then flush the TLB.
+        self.k.flush_cache_page(vma, address)
+        pte = ptep_get_and_clear(ptep)
+        self.k.flush_tlb_page(vma, address)
+        return pte
+
+
 # Each finding's fix, by id, in the order the findings are numbered.
 FIXES: dict[str, type[SeedRmap]] = {
     "F1": FixF1,
@@ -159,4 +173,5 @@ FIXES: dict[str, type[SeedRmap]] = {
     "F4": FixF4,
     "F5": FixF5,
     "F6": FixF6,
+    "F7": FixF7,
 }

@@ -14,6 +14,17 @@ static int lock_free(pte_t *ptep)
 	return ptep_to_mm(ptep)->page_table_lock.holder == 0;
 }
 
+/* The vma of ptep's mm that contains its address, or NULL: map and zap
+ * run through one (impl/callers.py's _vma_holding). */
+static struct vm_area_struct *vma_holding(pte_t *ptep)
+{
+	unsigned long address = ptep_to_address(ptep);
+	for (struct vm_area_struct *vma = ptep_to_mm(ptep)->mmap; vma; vma = vma->vm_next)
+		if (vma->vm_start <= address && address < vma->vm_end)
+			return vma;
+	return NULL;
+}
+
 /* 2.5.31's page_add_rmap returns nothing, so the fault cannot back out
  * (the port's -ENOMEM path is the corrected variant's). */
 int map_pte(pte_t *ptep, struct page *page, int dirty)
@@ -27,6 +38,8 @@ int map_pte(pte_t *ptep, struct page *page, int dirty)
 		return PRE_PRESENT;
 	if (!lock_free(ptep))
 		return PRE_LOCK_HELD;
+	if (!vma_holding(ptep))
+		return PRE_NO_VMA;
 	old = *ptep;
 	mm = ptep_to_mm(ptep);
 	normal = pfn_valid(pfn) && !PageReserved(page);
@@ -49,13 +62,18 @@ int zap_pte(pte_t *ptep)
 {
 	pte_t pte;
 	struct mm_struct *mm;
+	struct vm_area_struct *vma;
 
 	if (pte_none(*ptep))
 		return PRE_NOTHING_TO_ZAP;
 	if (!lock_free(ptep))
 		return PRE_LOCK_HELD;
+	vma = vma_holding(ptep);
+	if (!vma)
+		return PRE_NO_VMA;
 	mm = ptep_to_mm(ptep);
 	spin_lock(&mm->page_table_lock);
+	flush_cache_page(vma, ptep_to_address(ptep)); /* zap_page_range's flush_cache_range */
 	pte = ptep_get_and_clear(ptep);
 	if (pte_present(pte) && pfn_valid(pte_pfn(pte))) {
 		struct page *page = pfn_to_page(pte_pfn(pte));
@@ -71,6 +89,7 @@ int zap_pte(pte_t *ptep)
 		swp_entry_t entry = { pte_swap_entry(pte) };
 		swap_free(entry);
 	}
+	flush_tlb_page(vma, ptep_to_address(ptep)); /* tlb_finish_mmu */
 	spin_unlock(&mm->page_table_lock);
 	return PRE_NONE;
 }
