@@ -138,7 +138,7 @@ FINDINGS: tuple[Finding, ...] = (
         "try_to_unmap_one flushes the cache after the pte is gone",
         "try_to_unmap_one",
         "rmap.c:237-240",
-        "To \"nuke the page table entry\" the seed calls ptep_get_and_clear, then "
+        'To "nuke the page table entry" the seed calls ptep_get_and_clear, then '
         "flush_tlb_page, then flush_cache_page. Documentation/cachetlb.txt asks for the "
         "opposite order at the cache end: flush_cache_page while the old translation is still "
         "in place, then change the pte, then flush_tlb_page (rule "
@@ -148,7 +148,7 @@ FINDINGS: tuple[Finding, ...] = (
         "flushed after the translation is gone: they may never reach memory before the page is "
         "written to swap or freed, so the data swapped out can be stale. On x86 both flushes of "
         "the cache are no-ops and nothing shows. The kernel fixed this order in November 2002 "
-        "(\"flush_cache_page while pte valid\", against 2.5.47): the rmap VM had diverged from "
+        '("flush_cache_page while pte valid", against 2.5.47): the rmap VM had diverged from '
         "2.4 before 2.4 got the same fix, so 2.5.32 still shipped the seed's order.",
         "flush_cache_page first, then ptep_get_and_clear, then flush_tlb_page, all under the "
         "page_table_lock as before.",
