@@ -6,11 +6,9 @@
 try_to_unmap.  Each first checks its caller-side precondition and raises
 ``CallerPrecondition`` without touching anything when it does not hold.
 
-map and zap change a pte through a vma that holds it, as the kernel's do:
-a fault outside every vma is a SIGSEGV that maps nothing (do_page_fault's
-bad_area), and munmap and exit zap a vma's range (zap_page_range).  Their
-changes of a present pte keep the rules of ``impl.flush_rules``: cache
-flush first, TLB flush after, both under the page_table_lock.
+map and zap change a present pte by the rules of ``impl.flush_rules``:
+cache flush first, TLB flush after, both under the page_table_lock, through
+the vma that holds the pte (``_vma_of``).
 """
 
 from __future__ import annotations
@@ -35,6 +33,7 @@ from impl.kernel import (
     test_flag,
 )
 from impl.rmap_seed import SeedRmap
+from impl.trace_schema import PAGE_SIZE
 from spec.ops import ACTIVATE, DISPOSITION, FREE
 
 
@@ -52,12 +51,14 @@ def _lock_free(ptep: Pte) -> None:
     _require(holder is None, f"{ptep.mm.name}'s page_table_lock is held by {holder}; the path would wait")
 
 
-def _vma_holding(ptep: Pte) -> VMA:
-    """The vma of ptep's mm that contains its address (the path runs through it)."""
+def _vma_of(ptep: Pte) -> VMA:
+    """The vma of ptep's mm that contains its address, the one the kernel's
+    path runs through (zap_page_range's, the fault's).  When none does (a
+    trace's ``vmas`` took it away, where mremap or munmap would have moved
+    or zapped the pte with it), a stand-in vma of that one page in ptep's
+    mm, so that the flushes still name the pte's mm and address."""
     vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address < v.vm_end), None)
-    _require(vma is not None, f"no vma of {ptep.mm.name} holds {ptep.name}; no kernel path changes it")
-    assert vma is not None
-    return vma
+    return vma or VMA(ptep.address, ptep.address + PAGE_SIZE, vm_mm=ptep.mm.name)
 
 
 def map_pte(rmap: SeedRmap, ptep: Pte, page: Page, *, dirty: bool = False) -> str:
@@ -71,7 +72,7 @@ def map_pte(rmap: SeedRmap, ptep: Pte, page: Page, *, dirty: bool = False) -> st
     k = rmap.k
     _require(not ptep.val.present, f"{ptep.name} is already present")
     _lock_free(ptep)
-    vma = _vma_holding(ptep)
+    vma = _vma_of(ptep)
     old = ptep.val
     mm = ptep.mm
     normal = k.pfn_valid(page.pfn) and not PageReserved(page)
@@ -105,7 +106,7 @@ def zap_pte(rmap: SeedRmap, ptep: Pte) -> None:
     k = rmap.k
     _require(ptep.val != PTE_NONE, f"{ptep.name} holds nothing to zap")
     _lock_free(ptep)
-    vma = _vma_holding(ptep)
+    vma = _vma_of(ptep)
     mm = ptep.mm
     k.spin_lock(mm.page_table_lock)
     k.flush_cache_page(vma, ptep.address)

@@ -261,6 +261,7 @@ class VMA:
     vm_start: int
     vm_end: int
     vm_flags: int = 0
+    vm_mm: str | None = None  # a vma on no mm's list (the callers' stand-in) names its mm
 
 
 @dataclass(eq=False)
@@ -609,4 +610,6 @@ class Kernel:
         self.events.append(Event("flush_cache_page", self._vma_owner(vma), address))
 
     def _vma_owner(self, vma: VMA) -> str:
+        if vma.vm_mm is not None:
+            return vma.vm_mm
         return next(mm.name for mm in self.mms.values() if any(v is vma for v in mm.vmas))

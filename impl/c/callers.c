@@ -14,15 +14,17 @@ static int lock_free(pte_t *ptep)
 	return ptep_to_mm(ptep)->page_table_lock.holder == 0;
 }
 
-/* The vma of ptep's mm that contains its address, or NULL: map and zap
- * run through one (impl/callers.py's _vma_holding). */
-static struct vm_area_struct *vma_holding(pte_t *ptep)
+/* The vma of ptep's mm that contains its address, or a stand-in vma of
+ * that one page in ptep's mm when none does (impl/callers.py's _vma_of):
+ * the flushes name the pte's mm and address either way. */
+static struct vm_area_struct *vma_of(pte_t *ptep, struct vm_area_struct *stand_in)
 {
 	unsigned long address = ptep_to_address(ptep);
 	for (struct vm_area_struct *vma = ptep_to_mm(ptep)->mmap; vma; vma = vma->vm_next)
 		if (vma->vm_start <= address && address < vma->vm_end)
 			return vma;
-	return NULL;
+	*stand_in = (struct vm_area_struct){ ptep_to_mm(ptep), address, address + (1UL << PAGE_SHIFT), NULL, 0 };
+	return stand_in;
 }
 
 /* 2.5.31's page_add_rmap returns nothing, so the fault cannot back out
@@ -38,8 +40,6 @@ int map_pte(pte_t *ptep, struct page *page, int dirty)
 		return PRE_PRESENT;
 	if (!lock_free(ptep))
 		return PRE_LOCK_HELD;
-	if (!vma_holding(ptep))
-		return PRE_NO_VMA;
 	old = *ptep;
 	mm = ptep_to_mm(ptep);
 	normal = pfn_valid(pfn) && !PageReserved(page);
@@ -62,15 +62,13 @@ int zap_pte(pte_t *ptep)
 {
 	pte_t pte;
 	struct mm_struct *mm;
-	struct vm_area_struct *vma;
+	struct vm_area_struct stand_in, *vma;
 
 	if (pte_none(*ptep))
 		return PRE_NOTHING_TO_ZAP;
 	if (!lock_free(ptep))
 		return PRE_LOCK_HELD;
-	vma = vma_holding(ptep);
-	if (!vma)
-		return PRE_NO_VMA;
+	vma = vma_of(ptep, &stand_in);
 	mm = ptep_to_mm(ptep);
 	spin_lock(&mm->page_table_lock);
 	flush_cache_page(vma, ptep_to_address(ptep)); /* zap_page_range's flush_cache_range */

@@ -70,7 +70,6 @@ PRECONDITIONS: dict[int, Words] = {
     6: lambda k, op: f"page {op['pfn']} is locked by someone else",
     7: lambda k, op: f"page {op['pfn']}'s pte_chain_lock is held",
     8: lambda k, op: "pagemap_lru_lock is held",
-    9: lambda k, op: f"no vma of {k.ptes[op['pte']].mm.name} holds {op['pte']}; no kernel path changes it",
 }
 
 # The trace operations that run seed code, so run in C; the rest are the

@@ -24,7 +24,6 @@ enum {
 	PRE_PAGE_LOCKED,
 	PRE_CHAINLOCK,
 	PRE_LRU_LOCK,
-	PRE_NO_VMA,
 };
 
 /* shrink_cache's placement of a page (spec.ops.DISPOSITION). */
