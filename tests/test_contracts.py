@@ -35,7 +35,9 @@ from proofs.findings import FINDINGS
 from proofs.tool.cli import main
 
 RESULTS = Path(__file__).parent.parent / "proofs" / "results"
-ALL_FINDINGS = sorted(f.id for f in FINDINGS)
+# The contracts state the invariants and the spec, not the flush rules of
+# impl.flush_rules, so F7 (the flush order) is not theirs to show.
+ALL_FINDINGS = sorted(f.id for f in FINDINGS if f.id != "F7")
 FULL = os.environ.get("RMAP_FULL_CONTRACTS") == "1"
 BOUND = contracts.MAX_CHAIN  # before any test lowers it
 
