@@ -5,6 +5,10 @@
 ``reclaim`` what shrink_cache (mm/vmscan.c) does around page_referenced and
 try_to_unmap.  Each first checks its caller-side precondition and raises
 ``CallerPrecondition`` without touching anything when it does not hold.
+
+map and zap change a present pte by the rules of ``impl.flush_rules``:
+cache flush first, TLB flush after, both under the page_table_lock, through
+the vma that holds the pte (``_vma_of``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from impl.kernel import (
     ENOMEM,
     PTE_NONE,
+    VMA,
     Page,
     PageLocked,
     PageReserved,
@@ -28,6 +33,7 @@ from impl.kernel import (
     test_flag,
 )
 from impl.rmap_seed import SeedRmap
+from impl.trace_schema import PAGE_SIZE
 from spec.ops import ACTIVATE, DISPOSITION, FREE
 
 
@@ -45,6 +51,16 @@ def _lock_free(ptep: Pte) -> None:
     _require(holder is None, f"{ptep.mm.name}'s page_table_lock is held by {holder}; the path would wait")
 
 
+def _vma_of(ptep: Pte) -> VMA:
+    """The vma of ptep's mm that contains its address, the one the kernel's
+    path runs through (zap_page_range's, the fault's).  When none does (a
+    trace's ``vmas`` took it away, where mremap or munmap would have moved
+    or zapped the pte with it), a stand-in vma of that one page in ptep's
+    mm, so that the flushes still name the pte's mm and address."""
+    vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address < v.vm_end), None)
+    return vma or VMA(ptep.address, ptep.address + PAGE_SIZE, vm_mm=ptep.mm.name)
+
+
 def map_pte(rmap: SeedRmap, ptep: Pte, page: Page, *, dirty: bool = False) -> str:
     """Fault or fork: map ``page`` at ``ptep``.  Answers "mapped" or "oom".
 
@@ -56,6 +72,7 @@ def map_pte(rmap: SeedRmap, ptep: Pte, page: Page, *, dirty: bool = False) -> st
     k = rmap.k
     _require(not ptep.val.present, f"{ptep.name} is already present")
     _lock_free(ptep)
+    vma = _vma_of(ptep)
     old = ptep.val
     mm = ptep.mm
     normal = k.pfn_valid(page.pfn) and not PageReserved(page)
@@ -65,7 +82,10 @@ def map_pte(rmap: SeedRmap, ptep: Pte, page: Page, *, dirty: bool = False) -> st
         mm.rss += 1
     set_pte(ptep, mk_pte(page.pfn, dirty=dirty))
     if rmap.page_add_rmap(page, ptep) == -ENOMEM:
+        # The new translation may be in a TLB already: take it down by the rules.
+        k.flush_cache_page(vma, ptep.address)
         set_pte(ptep, old)
+        k.flush_tlb_page(vma, ptep.address)
         if normal:
             mm.rss -= 1
             k.page_cache_release(page)
@@ -78,12 +98,18 @@ def map_pte(rmap: SeedRmap, ptep: Pte, page: Page, *, dirty: bool = False) -> st
 
 
 def zap_pte(rmap: SeedRmap, ptep: Pte) -> None:
-    """munmap or exit: clear ``ptep``, then take down what it held."""
+    """munmap or exit: clear ``ptep``, then take down what it held.
+
+    zap_page_range of the one page: flush_cache_range before the ptes are
+    cleared, tlb_finish_mmu's TLB flush after, both under the lock.
+    """
     k = rmap.k
     _require(ptep.val != PTE_NONE, f"{ptep.name} holds nothing to zap")
     _lock_free(ptep)
+    vma = _vma_of(ptep)
     mm = ptep.mm
     k.spin_lock(mm.page_table_lock)
+    k.flush_cache_page(vma, ptep.address)
     pte = ptep_get_and_clear(ptep)
     if pte.present and k.pfn_valid(pte.pfn):
         page = k.pfn_to_page(pte.pfn)
@@ -96,6 +122,7 @@ def zap_pte(rmap: SeedRmap, ptep: Pte) -> None:
             mm.rss -= 1
     elif pte.swap is not None:
         k.swap_free(pte.swap)
+    k.flush_tlb_page(vma, ptep.address)
     k.spin_unlock(mm.page_table_lock)
 
 

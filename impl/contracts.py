@@ -55,7 +55,7 @@ from impl.contract_worlds import (
     scenario,
 )
 from impl.invariants import ALL_INVARIANTS
-from impl.kernel import NULL, SWAP_AGAIN, SWAP_NAMES
+from impl.kernel import NULL, SWAP_NAMES, SWAP_SUCCESS
 from impl.refinement import Step
 from impl.trace import Session
 from spec import ops
@@ -154,7 +154,7 @@ def refines(run: Run) -> bool:
 def holds(run: Run, kind: str, but: str = "") -> bool:
     """No conjunct of the representation invariant of this kind (but the one
     named ``but``) is violated."""
-    return not any(_KIND[name] == kind and name != but for name in run.record["violations"])
+    return not any(_KIND.get(name) == kind and name != but for name in run.record["violations"])
 
 
 def uncounts_unmapped(run: Run, entries: int) -> bool:
@@ -169,14 +169,14 @@ def answers_environment(run: Run, name: str) -> bool:
 
 
 def unmaps_as_spec(run: Run, name: str) -> bool:
-    """α(after) is what spec.ops.unmap makes of α(before) when only pte
+    """α(after) is what spec.ops.unmapped makes of α(before) when only pte
     ``name`` is tried, in every field (the page's dirty flag and count, the
     pte, rss, the swap counts, nr_reverse_maps), but for its reverse-map
     entry: the caller unlinks that next."""
     if run.before is None or run.after is None or not ops.pre_unmap(run.before, PFN):
         return False
-    outcomes = dict.fromkeys(run.answers, SWAP_AGAIN) | {name: run.answers[name]}
-    _, want = ops.unmap(run.before, PFN, outcomes)
+    gone = frozenset({name} if run.answers[name] == SWAP_SUCCESS else ())
+    want = ops.unmapped(run.before, PFN, gone)
     return want.with_(rmap=want.rmap.set(PFN, want.rmap[PFN] | {name})) == run.after
 
 

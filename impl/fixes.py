@@ -14,6 +14,9 @@ from impl import kernel
 from impl.kernel import (
     ENOMEM,
     NULL,
+    SWAP_AGAIN,
+    SWAP_ERROR,
+    SWAP_FAIL,
     SWAP_SUCCESS,
     VMA,
     ChainPtr,
@@ -23,8 +26,10 @@ from impl.kernel import (
     PageReserved,
     Pte,
     PtePtr,
+    PteVal,
     SetPageDirect,
     pte_pfn,
+    ptep_get_and_clear,
 )
 from impl.rmap_seed import SeedRmap
 
@@ -50,7 +55,7 @@ class FixF1(SeedRmap):
                         self.pte_chain_free(pc, prev_pc, page)
                     case kernel.SWAP_AGAIN:
                         prev_pc = pc
-                        ret = kernel.SWAP_AGAIN
+                        ret = self._answer_again(ret)
                     case kernel.SWAP_FAIL:
                         prev_pc = pc  # FIX(F1): the entry stays on the chain
                         ret = kernel.SWAP_FAIL
@@ -139,5 +144,34 @@ class FixF5(SeedRmap):
         return vma is not None and vma.vm_start <= address
 
 
+class FixF6(SeedRmap):
+    """F6: try_to_unmap's answer keeps a SWAP_FAIL or SWAP_ERROR it met."""
+
+    def _answer_again(self, ret: int) -> int:
+        # FIX(F6): a mapping that stayed for SWAP_AGAIN does not undo an
+        # earlier one that can never be unmapped: the page is activated.
+        return ret if ret in (SWAP_FAIL, SWAP_ERROR) else SWAP_AGAIN
+
+
+class FixF7(SeedRmap):
+    """F7: try_to_unmap_one flushes the cache while the pte still maps the page."""
+
+    def _nuke_pte(self, vma: VMA, address: int, ptep: PtePtr) -> PteVal:
+        # FIX(F7): cachetlb.txt's order: flush_cache_page while the old
+        # translation is in place, then clear the pte, then flush the TLB.
+        self.k.flush_cache_page(vma, address)
+        pte = ptep_get_and_clear(ptep)
+        self.k.flush_tlb_page(vma, address)
+        return pte
+
+
 # Each finding's fix, by id, in the order the findings are numbered.
-FIXES: dict[str, type[SeedRmap]] = {"F1": FixF1, "F2": FixF2, "F3": FixF3, "F4": FixF4, "F5": FixF5}
+FIXES: dict[str, type[SeedRmap]] = {
+    "F1": FixF1,
+    "F2": FixF2,
+    "F3": FixF3,
+    "F4": FixF4,
+    "F5": FixF5,
+    "F6": FixF6,
+    "F7": FixF7,
+}

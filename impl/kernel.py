@@ -12,13 +12,23 @@ Where Python must differ from C:
 - ``BUG()`` raises ``Bug`` carrying the function and the reason.
 - A spinlock that is already held can never be released in a sequential
   run, so acquiring it raises ``Deadlock`` instead of spinning forever.
+
+The kernel keeps one ordered event log, ``Kernel.events``, of what the
+rules for changing a user pte (``impl.flush_rules``, after
+Documentation/cachetlb.txt) are about: every change of a pte (``set_pte``,
+``ptep_get_and_clear``; the model has no ``pte_clear``), every TLB and
+cache flush, and this CPU's taking and dropping of an mm's
+page_table_lock.  ``ptep_test_and_clear_young`` is not logged: it clears
+only the accessed bit, a hint the hardware sets again, and changes no
+translation, so the rules exempt it (page_referenced runs it without the
+page_table_lock and without a flush, as every 2.5 kernel did).
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Final, Literal, NoReturn
+from typing import Final, Literal, NamedTuple, NoReturn
 
 # ---------------------------------------------------------------- failures
 
@@ -122,6 +132,28 @@ ENOMEM: Final = 12
 SWAP_MAP_MAX: Final = 0x7FFF
 GFP_ATOMIC: Final = "GFP_ATOMIC"
 
+# ---------------------------------------------------------------- event log
+
+EventKind = Literal["set_pte", "ptep_get_and_clear", "flush_cache_page", "flush_tlb_page", "lock", "unlock"]
+PTE_CHANGES: Final = ("set_pte", "ptep_get_and_clear")
+
+
+class Event(NamedTuple):
+    """One entry of the event log: ``(kind, mm, address, present)``.
+
+    ``mm`` names the mm whose pte, TLB entry or page_table_lock it is;
+    ``address`` is the user virtual address (0 for ``lock``/``unlock``);
+    ``present`` is, for a pte change, whether the pte held a present
+    translation just before it (the TLB and a virtually indexed cache may
+    then hold it), and False for every other kind.
+    """
+
+    kind: EventKind
+    mm: str
+    address: int = 0
+    present: bool = False
+
+
 # ---------------------------------------------------------------- ptes
 
 
@@ -180,13 +212,21 @@ def swp_entry_to_pte(entry: int) -> PteVal:
     return PteVal(swap=entry)
 
 
+def _pte_changed(ptep: PtePtr, kind: EventKind, was: PteVal) -> None:
+    if isinstance(ptep, Pte):  # else the write before it has oopsed already
+        ptep.mm.events.append(Event(kind, ptep.mm.name, ptep.address, was.present))
+
+
 def set_pte(ptep: PtePtr, val: PteVal) -> None:
+    was = ptep.val if isinstance(ptep, Pte) else PTE_NONE
     ptep.val = val
+    _pte_changed(ptep, "set_pte", was)
 
 
 def ptep_get_and_clear(ptep: PtePtr) -> PteVal:
     old = ptep.val
     ptep.val = PTE_NONE
+    _pte_changed(ptep, "ptep_get_and_clear", old)
     return old
 
 
@@ -209,9 +249,11 @@ def ptep_to_address(ptep: PtePtr) -> int:
 
 @dataclass
 class SpinLock:
-    """A spinlock; ``holder`` names the CPU that holds it."""
+    """A spinlock; ``holder`` names the CPU that holds it.  An mm's
+    page_table_lock knows its mm (``mm``), so taking it is logged."""
 
     holder: str | None = None
+    mm: str | None = None
 
 
 @dataclass
@@ -219,6 +261,7 @@ class VMA:
     vm_start: int
     vm_end: int
     vm_flags: int = 0
+    vm_mm: str | None = None  # a vma on no mm's list (the callers' stand-in) names its mm
 
 
 @dataclass(eq=False)
@@ -227,6 +270,12 @@ class MM:
     rss: int = 0
     page_table_lock: SpinLock = field(default_factory=SpinLock)
     vmas: list[VMA] = field(default_factory=list)  # sorted by vm_start
+    # The kernel's event log (``Kernel.events``), shared, for the pte
+    # primitives, which reach the kernel only through the pte's mm.
+    events: list[Event] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page_table_lock.mm = self.name
 
     def __repr__(self) -> str:
         return f"mm {self.name}"
@@ -434,7 +483,7 @@ class Kernel:
     swap_map: dict[int, int] = field(default_factory=dict)
     page_state: PageState = field(default_factory=PageState)
     pte_chain_cache: KmemCache | None = None
-    flushes: list[tuple[str, str, int]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # the event log, in order
     log: list[str] = field(default_factory=list)  # what printk wrote
     cpu: str = "cpu0"
     pagemap_lru_lock: SpinLock = field(default_factory=SpinLock)
@@ -443,6 +492,17 @@ class Kernel:
     # ptes (page cache, swap cache, the caller, unmodelled processes).
     base_count: dict[int, int] = field(default_factory=dict)
     swap_base: dict[int, int] = field(default_factory=dict)
+
+    def add_mm(self, name: str, vmas: list[VMA] | None = None) -> MM:
+        """A new mm of this kernel, logging into its event log."""
+        mm = MM(name, vmas=vmas or [], events=self.events)
+        self.mms[name] = mm
+        return mm
+
+    @property
+    def flushes(self) -> list[tuple[str, str, int]]:
+        """The TLB and cache flushes of the event log, in order: (function, mm, address)."""
+        return [(e.kind, e.mm, e.address) for e in self.events if e.kind.startswith("flush_")]
 
     # -- memory map
     def pfn_valid(self, pfn: int) -> bool:
@@ -468,18 +528,25 @@ class Kernel:
     def spin_lock(self, lock: SpinLock) -> None:
         if lock.holder is not None:
             raise Deadlock(_caller(), f"spinning on a lock held by {lock.holder}")
-        lock.holder = self.cpu
+        self._take(lock)
 
     def spin_trylock(self, lock: SpinLock) -> bool:
         if lock.holder is not None:
             return False
-        lock.holder = self.cpu
+        self._take(lock)
         return True
 
     def spin_unlock(self, lock: SpinLock) -> None:
         if lock.holder != self.cpu:
             raise Bug(_caller(), f"spin_unlock of a lock held by {lock.holder}")
         lock.holder = None
+        if lock.mm is not None:
+            self.events.append(Event("unlock", lock.mm))
+
+    def _take(self, lock: SpinLock) -> None:
+        lock.holder = self.cpu
+        if lock.mm is not None:
+            self.events.append(Event("lock", lock.mm))
 
     def pte_chain_lock(self, page: Page) -> None:
         if _test(page, PG_chainlock):
@@ -537,10 +604,12 @@ class Kernel:
         setattr(self.page_state, member, getattr(self.page_state, member) - 1)
 
     def flush_tlb_page(self, vma: VMA, address: int) -> None:
-        self.flushes.append(("flush_tlb_page", self._vma_owner(vma), address))
+        self.events.append(Event("flush_tlb_page", self._vma_owner(vma), address))
 
     def flush_cache_page(self, vma: VMA, address: int) -> None:
-        self.flushes.append(("flush_cache_page", self._vma_owner(vma), address))
+        self.events.append(Event("flush_cache_page", self._vma_owner(vma), address))
 
     def _vma_owner(self, vma: VMA) -> str:
+        if vma.vm_mm is not None:
+            return vma.vm_mm
         return next(mm.name for mm in self.mms.values() if any(v is vma for v in mm.vmas))

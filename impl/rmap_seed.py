@@ -35,6 +35,7 @@ from impl.kernel import (
     PageSwapCache,
     Pte,
     PtePtr,
+    PteVal,
     SetPageDirect,
     TestClearPageReferenced,
     find_vma,
@@ -209,9 +210,7 @@ class SeedRmap:
         elif vma.vm_flags & VM_LOCKED:
             ret = SWAP_FAIL
         else:
-            pte = ptep_get_and_clear(ptep)
-            k.flush_tlb_page(vma, address)
-            k.flush_cache_page(vma, address)
+            pte = self._nuke_pte(vma, address, ptep)
             if PageSwapCache(page):
                 # [rmap.c:245] swap_duplicate's answer is not checked.
                 entry = page.index
@@ -224,6 +223,15 @@ class SeedRmap:
             ret = SWAP_SUCCESS
         k.spin_unlock(mm.page_table_lock)
         return ret
+
+    def _nuke_pte(self, vma: VMA, address: int, ptep: PtePtr) -> PteVal:
+        """[rmap.c:237-240] "Nuke the page table entry": the pte is cleared,
+        then the TLB flushed, then the cache, so the cache is flushed after
+        the translation it needs is gone (finding F7)."""
+        pte = ptep_get_and_clear(ptep)
+        self.k.flush_tlb_page(vma, address)
+        self.k.flush_cache_page(vma, address)
+        return pte
 
     def _vma_holds(self, vma: VMA | None, address: int) -> TypeGuard[VMA]:
         """[rmap.c:228] ``if (!vma)``: the seed asks only whether find_vma
@@ -251,7 +259,7 @@ class SeedRmap:
                         self.pte_chain_free(pc, prev_pc, page)
                     case kernel.SWAP_AGAIN:
                         prev_pc = pc
-                        ret = kernel.SWAP_AGAIN
+                        ret = self._answer_again(ret)
                     case kernel.SWAP_FAIL:  # [rmap.c:302] prev_pc is not moved
                         ret = kernel.SWAP_FAIL
                     case kernel.SWAP_ERROR:
@@ -259,6 +267,12 @@ class SeedRmap:
                 pc = next_pc
             self._collapse_to_direct(page)
         return ret
+
+    def _answer_again(self, ret: int) -> int:
+        """[rmap.c:300] ``ret = SWAP_AGAIN;``: the answer once a mapping
+        stayed for SWAP_AGAIN, whatever ``ret`` held, so a SWAP_FAIL or
+        SWAP_ERROR met earlier in the chain is forgotten (finding F6)."""
+        return SWAP_AGAIN
 
     def _pageout_checks(self, page: Page) -> None:
         """[rmap.c:275-282] A page on the pageout lists: not reserved,

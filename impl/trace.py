@@ -19,6 +19,7 @@ from typing import Any
 
 from impl.abstraction import Unabstractable, chain_nodes, rmap_entries
 from impl.callers import CallerPrecondition, map_pte, reclaim, zap_pte
+from impl.flush_rules import flush_violations
 from impl.invariants import violations
 from impl.kernel import (
     FLAG_NAMES,
@@ -94,13 +95,13 @@ class Session:
     debug_rmap: bool = False
     k: Kernel = field(default_factory=Kernel)
     rmap: SeedRmap | None = None
-    _flushes_seen: int = 0
+    _events_seen: int = 0
 
     def start(self, world: World) -> None:
         self.k = build_world(world)
         self.rmap = make_rmap(self.variant, self.k, debug_rmap=self.debug_rmap)
         inject_failures(self.k)  # fail_alloc's ``after``
-        self._flushes_seen = 0
+        self._events_seen = 0
 
     # -- lookups, each a TraceError naming what is unknown
     def page(self, pfn: int) -> Page:
@@ -151,9 +152,9 @@ class Session:
         step: Step | None = None,
     ) -> dict[str, Any]:
         k = self.k
-        flushes = k.flushes[self._flushes_seen :]
+        events = k.events[self._events_seen :]
         reason = None if fault is None else str(fault)
-        self._flushes_seen = len(k.flushes)
+        self._events_seen = len(k.events)
         return {
             "op": op,
             "result": result,
@@ -168,8 +169,9 @@ class Session:
             "swap": {str(e): c for e, c in sorted(k.swap_map.items())},
             "nr_reverse_maps": k.page_state.nr_reverse_maps,
             "pte_chain_objects": len(k.pte_chain_cache.live) if k.pte_chain_cache else 0,
-            "flushes": [list(f) for f in flushes],
-            "violations": violations(k),
+            "flushes": [[e.kind, e.mm, e.address] for e in events if e.kind.startswith("flush_")],
+            # the state's invariants, and the flush rules on this operation's events
+            "violations": {**violations(k), **flush_violations(events)},
             "spec_mismatch": [] if step is None else step.check(k, result, reason),
         }
 

@@ -6,6 +6,8 @@ port), ``fixed`` (every finding's fix) and ``2.5.32`` (the kernel's own
 fix of try_to_unmap).  Any subset of the fixes is a variant too, spelled
 ``seed+F1+F3`` (the seed with those fixes) or ``fixed-F2`` (every fix but
 those); ``register`` adds a class of one's own, such as a patch under test.
+The deliberately wrong variants of ``impl.wrong_variants`` (such as
+``again-after-fail``) are found by name too, but are not in ``VARIANTS``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from impl.kernel import Kernel
 from impl.rmap_2532 import Linux2532Rmap
 from impl.rmap_fixed import FixedRmap
 from impl.rmap_seed import SeedRmap
+from impl.wrong_variants import WRONG_VARIANTS
 
 VARIANTS: dict[str, type[SeedRmap]] = {"seed": SeedRmap, "fixed": FixedRmap, "2.5.32": Linux2532Rmap}
 _COMPOSED = re.compile(r"^(seed|fixed)((?:[+-]F\d+)*)$")
@@ -70,6 +73,8 @@ def variant_name(fixes: frozenset[str]) -> str:
 def variant_class(name: str) -> type[SeedRmap]:
     if name in VARIANTS:
         return VARIANTS[name]
+    if name in WRONG_VARIANTS:
+        return WRONG_VARIANTS[name]
     fixes = fixes_of(name)
     if fixes is None:
         known = ", ".join(VARIANTS)

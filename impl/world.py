@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from impl.kernel import (
-    MM,
     VM_LOCKED,
     VMA,
     Kernel,
@@ -128,7 +127,7 @@ def build_world(desc: Mapping[str, Any] | World) -> Kernel:
         (k.mem_map if p.valid else k.io_pages)[p.pfn] = page
         k.base_count[p.pfn] = page.count
     for m in world.mms:
-        k.mms[m.name] = MM(m.name, vmas=make_vmas(m.vmas))
+        k.add_mm(m.name, make_vmas(m.vmas))
     for entry, count in world.swap.items():
         k.swap_map[entry] = count
         k.swap_base[entry] = count

@@ -113,6 +113,47 @@ FINDINGS: tuple[Finding, ...] = (
         "when find_vma answers NULL.",
         ("spec_mismatch",),
     ),
+    Finding(
+        "F6",
+        "try_to_unmap answers SWAP_AGAIN for a page it can never unmap",
+        "try_to_unmap",
+        "rmap.c:297-307",
+        "The chain walk keeps one answer, `ret`, and every case overwrites it. When a mapping "
+        "answers SWAP_FAIL (in no vma, or in a VM_LOCKED one) and a later one in the chain "
+        "answers SWAP_AGAIN (its mm's page_table_lock is busy), `ret = SWAP_AGAIN` replaces the "
+        "SWAP_FAIL: the page is reported as worth retrying although one of its mappings can "
+        "never be unmapped as things stand.",
+        "shrink_cache acts on the answer: SWAP_AGAIN keeps the page on the inactive list to be "
+        "tried again, SWAP_FAIL activates it. An mlocked page shared with a busy process is "
+        "therefore scanned, locked and walked on every pass of reclaim, never freed and never "
+        "moved out of the way, while pages that could be freed wait behind it: wasted scanning "
+        "under exactly the memory pressure that started reclaim.",
+        "SWAP_AGAIN does not replace a SWAP_FAIL or SWAP_ERROR met earlier in the walk, so the "
+        "answer is FAIL-class whenever some mapping can never be unmapped (2.5.32 stops the walk "
+        "at the first SWAP_FAIL and answers it, so it needs no such fix).",
+        ("spec_mismatch",),
+    ),
+    Finding(
+        "F7",
+        "try_to_unmap_one flushes the cache after the pte is gone",
+        "try_to_unmap_one",
+        "rmap.c:237-240",
+        'To "nuke the page table entry" the seed calls ptep_get_and_clear, then '
+        "flush_tlb_page, then flush_cache_page. Documentation/cachetlb.txt asks for the "
+        "opposite order at the cache end: flush_cache_page while the old translation is still "
+        "in place, then change the pte, then flush_tlb_page (rule "
+        "`flush_cache_before_pte_change`).",
+        "On a machine with a virtually indexed cache that needs the translation to write a line "
+        "back (cachetlb.txt names HyperSparc), the page's dirty lines for that user address are "
+        "flushed after the translation is gone: they may never reach memory before the page is "
+        "written to swap or freed, so the data swapped out can be stale. On x86 both flushes of "
+        "the cache are no-ops and nothing shows. The kernel fixed this order in November 2002 "
+        '("flush_cache_page while pte valid", against 2.5.47): the rmap VM had diverged from '
+        "2.4 before 2.4 got the same fix, so 2.5.32 still shipped the seed's order.",
+        "flush_cache_page first, then ptep_get_and_clear, then flush_tlb_page, all under the "
+        "page_table_lock as before.",
+        ("flush_cache_before_pte_change",),
+    ),
 )
 
 

@@ -26,6 +26,7 @@ PROPERTIES = (
     "spec refines impl",
     "balanced counts",
     "return value",
+    "flush order",
     "deadlock freedom",
     "deadlock reachable",
     "again is transient",

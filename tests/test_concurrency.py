@@ -82,7 +82,7 @@ def test_seed_consistency_fails_only_as_F2_explains(tmp_path: Path) -> None:
     assert "count_nr_reverse_maps" in replayed.detail["replay"]["shows"]
     # Its trace is attributed by replay: F2's fix removes it, and with F2 fixed the obligation holds.
     derived = with_findings(ob, replayed, BUDGET, tmp_path)
-    assert [row["findings"] for row in derived.detail["findings"]] == [["F2"]]
+    assert [row["findings"] for row in derived.detail["findings"]] == [["F2", "F7"]]
     assert derived.detail["explained"], derived.detail["last"]
 
 

@@ -55,8 +55,8 @@ def test_replay_findings_both_variants_and_strict(replay: Any, finding: Any, var
     shown = bool(run.last["violations"] or run.last["spec_mismatch"] or run.last["fault"])
     assert shown == (variant == "seed")
     strict = replay(text, "--variant", variant, "--strict")
-    # --strict fails on faults and violations (every seed trace ends with one).
-    dirty = any(r["fault"] or r["violations"] for r in strict.records)
+    # --strict fails on faults, violations and spec mismatches (every seed trace ends with one).
+    dirty = any(r["fault"] or r["violations"] or r["spec_mismatch"] for r in strict.records)
     assert strict.code == (1 if dirty else 0) and dirty == (variant == "seed")
 
 
@@ -123,10 +123,10 @@ def test_replay_every_operation_on_the_fixed_variant(replay: Any) -> None:
         None,
         None,
     ]
-    assert [r["flushes"] for r in run.records if r["flushes"]] == [
-        [["flush_tlb_page", "A", 0x1000], ["flush_cache_page", "A", 0x1000]],
-        [["flush_tlb_page", "B", 0x2000], ["flush_cache_page", "B", 0x2000]],
-        [["flush_tlb_page", "B", 0x2000], ["flush_cache_page", "B", 0x2000]],
+    assert [r["flushes"] for r in run.records if r["flushes"]] == [  # the cache first (F7)
+        [["flush_cache_page", "A", 0x1000], ["flush_tlb_page", "A", 0x1000]],
+        [["flush_cache_page", "B", 0x2000], ["flush_tlb_page", "B", 0x2000]],
+        [["flush_cache_page", "B", 0x2000], ["flush_tlb_page", "B", 0x2000]],
     ]
     # Up to the raw misuse of try_to_unmap_one every record is clean.
     assert all(not r["violations"] and not r["spec_mismatch"] and not r["fault"] for r in run.records[:17])

@@ -151,14 +151,14 @@ def test_a_counterexample_is_shown_replayed_and_explained(
     registry.append(F1_SEED)
     code, out, _ = prove(capsys, "--variant", "seed")
     assert code == EXIT_FAILED
-    assert re.search(r"counterexample +\d+\.\d\d s  selfcheck finds_f1 \[seed\]  \(F1, F2\)", out)
+    assert re.search(r"counterexample +\d+\.\d\d s  selfcheck finds_f1 \[seed\]  \(F1, F2, F7\)", out)
     lines = [" ".join(line.split()) for line in out.splitlines()]
     for line in [
         "COUNTEREXAMPLE selfcheck finds_f1 [seed] (",
-        "found on seed: shows count_nr_reverse_maps, count_pte_chain_objects, spec_rmap_complete,",
+        "found on seed: shows count_nr_reverse_maps, count_pte_chain_objects, flush_cache_before_pte_change,",
         "finding F1 try_to_unmap loses a SWAP_FAIL entry when the next one unmaps (its fix removes",
         "finding F2 try_to_unmap never lowers nr_reverse_maps (its fix removes count_nr_reverse_maps,",
-        "then seed+F1+F2: proved",
+        "then seed+F1+F2+F7: proved",
         "failing conjunct spec_rmap_complete",
         "last step reclaim pfn=1 -> referenced 0, try_to_unmap SWAP_FAIL, disposition activate",
         "environment unmap a SWAP_SUCCESS, b SWAP_FAIL; next pte_chain allocation succeeds",
@@ -174,9 +174,8 @@ def test_a_counterexample_is_shown_replayed_and_explained(
     ]:
         assert any(shown.startswith(line) for shown in lines), line
     assert out.index("\nSummary: 1 proved, 1 counterexample") < out.index("COUNTEREXAMPLE")
-    assert re.search(
-        r"^1 proved, 1 counterexample, 0 unknown in .* s; explained by F1 \(1\), F2 \(1\)$", out, re.M
-    )
+    summary = r"^1 proved, 1 counterexample, 0 unknown in .* s; explained by F1 \(1\), F2 \(1\), F7 \(1\)$"
+    assert re.search(summary, out, re.M)
     assert "{'" not in out and "['" not in out  # no Python repr
     # The written trace is the replayable artefact: replay --strict fails on it.
     trace = Path("reports/cex/selfcheck_finds_f1-seed.jsonl")
@@ -246,10 +245,10 @@ def test_json_report(registry: list[Obligation], capsys: pytest.CaptureFixture[s
     assert row["bounded"] == is_bounded("selfcheck")
     assert (row["status"], row["findings"], row["conjunct"]) == (
         "counterexample",
-        ["F1", "F2"],
+        ["F1", "F2", "F7"],
         "spec_rmap_complete",
     )
-    assert row["explained"] and row["detail"]["last"] == {"variant": "seed+F1+F2", "status": "proved"}
+    assert row["explained"] and row["detail"]["last"] == {"variant": "seed+F1+F2+F7", "status": "proved"}
     verdict = row["detail"]["replay"]
     assert verdict["replays"] and "spec_mismatch" in verdict["shows"]
     assert verdict["path"] == "reports/cex/selfcheck_finds_f1-seed.jsonl"

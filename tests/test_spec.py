@@ -4,6 +4,7 @@ and the world builder."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from impl.variants import UnknownVariant, variant_class
 from impl.world import WorldError, build_world
 from spec import ops
 from spec.invariants import SPEC_INVARIANTS
-from spec.ops import ACTIVATE, FREE, KEEP, SWAP_AGAIN, SWAP_FAIL, SWAP_MAP_MAX, SWAP_SUCCESS
+from spec.ops import ACTIVATE, FREE, KEEP, SWAP_AGAIN, SWAP_ERROR, SWAP_FAIL, SWAP_MAP_MAX, SWAP_SUCCESS
 from spec.state import PTE_EMPTY, AbsState, FMap, PageAbs, PteAbs
 
 # ------------------------------------------------------------ state
@@ -126,20 +127,57 @@ def test_pre_unmap() -> None:
     assert ops.pre_unmap(state(1), PFN)  # not in the swap cache
 
 
-def test_unmap_every_outcome_mix_is_nondeterministic_in_its_answer() -> None:
+def test_unmap_answer_means_what_shrink_cache_does_with_it() -> None:
     s = state(3, n_ptes=3)
-    results, after = ops.unmap(s, PFN, {"p0": SWAP_SUCCESS, "p1": SWAP_AGAIN, "p2": SWAP_FAIL})
-    assert results == {SWAP_AGAIN, SWAP_FAIL}  # chain order decides; the spec allows both
-    assert after.rmap[PFN] == {"p1", "p2"} and after.ptes["p0"] == PTE_EMPTY
-    assert after.rss["A"] == 2 and after.pages[PFN].count == 3 and after.nr_reverse_maps == 2
-    results, after = ops.unmap(s, PFN, dict.fromkeys(["p0", "p1", "p2"], SWAP_SUCCESS))
-    assert results == {SWAP_SUCCESS} and after.rmap[PFN] == frozenset()
+    mixed = {"p0": SWAP_SUCCESS, "p1": SWAP_AGAIN, "p2": SWAP_FAIL}
+    full = ops.unmapped(s, PFN, frozenset({"p0"}))
+    assert full.rmap[PFN] == {"p1", "p2"} and full.ptes["p0"] == PTE_EMPTY
+    assert full.rss["A"] == 2 and full.pages[PFN].count == 3 and full.nr_reverse_maps == 2
+    # A mapping that can never go makes the answer FAIL, never AGAIN (F6).
+    assert ops.unmap_allows(s, PFN, mixed, SWAP_FAIL, full)
+    assert not ops.unmap_allows(s, PFN, mixed, SWAP_AGAIN, full)
+    assert not ops.unmap_allows(s, PFN, mixed, SWAP_ERROR, full)  # no mapping answered ERROR
+    # ... and the walk may stop there: the SUCCESS mapping may stay (2.5.32).
+    assert ops.unmap_allows(s, PFN, mixed, SWAP_FAIL, s)
+    assert not ops.unmap_allows(s, PFN, mixed, SWAP_SUCCESS, s)
+    # Only AGAIN stayed: AGAIN, and every SUCCESS mapping must have gone.
+    again = {"p0": SWAP_SUCCESS, "p1": SWAP_AGAIN, "p2": SWAP_SUCCESS}
+    both = ops.unmapped(s, PFN, frozenset({"p0", "p2"}))
+    assert ops.unmap_allows(s, PFN, again, SWAP_AGAIN, both)
+    assert not ops.unmap_allows(s, PFN, again, SWAP_FAIL, both)
+    assert not ops.unmap_allows(s, PFN, again, SWAP_AGAIN, ops.unmapped(s, PFN, frozenset({"p0"})))
+    # Nothing stays: SUCCESS only.
+    every = dict.fromkeys(["p0", "p1", "p2"], SWAP_SUCCESS)
+    gone = ops.unmapped(s, PFN, frozenset(every))
+    assert gone.rmap[PFN] == frozenset() and ops.unmap_steps(s, PFN, every) == [(SWAP_SUCCESS, gone)]
+    assert not ops.unmap_allows(s, PFN, every, SWAP_AGAIN, gone)
+    # Only a SUCCESS mapping can go; the after-state is exactly what went.
+    assert not ops.unmap_allows(s, PFN, mixed, SWAP_FAIL, ops.unmapped(s, PFN, frozenset({"p0", "p1"})))
+    assert not ops.unmap_allows(s, PFN, mixed, SWAP_FAIL, full.with_(nr_reverse_maps=9))
+
+
+def test_unmap_steps_are_exactly_what_unmap_allows() -> None:
+    s = state(3, n_ptes=3)
+    outcomes = [SWAP_SUCCESS, SWAP_AGAIN, SWAP_FAIL, SWAP_ERROR]
+    for mix in itertools.product(outcomes, repeat=3):
+        given = dict(zip(["p0", "p1", "p2"], mix, strict=True))
+        steps = ops.unmap_steps(s, PFN, given)
+        assert len(set(steps)) == len(steps)
+        candidates = {
+            ops.unmapped(s, PFN, frozenset(c)) for n in range(4) for c in itertools.combinations(given, n)
+        }
+        for answer in outcomes:
+            for after in candidates:
+                assert ops.unmap_allows(s, PFN, given, answer, after) == ((answer, after) in steps), (
+                    mix,
+                    answer,
+                )
 
 
 def test_unmap_moves_dirty_and_stores_the_swap_entry() -> None:
     s = state(1, page={"swapcache": True, "index": 5}, swap={"5": 1})
     s = s.with_(ptes=s.ptes.set("p0", PteAbs("page", PFN, dirty=True)))
-    _, after = ops.unmap(s, PFN, {"p0": SWAP_SUCCESS})
+    after = ops.unmapped(s, PFN, frozenset({"p0"}))
     assert after.ptes["p0"] == PteAbs("swap", 5) and after.swap[5] == 2 and after.pages[PFN].dirty
 
 
@@ -178,7 +216,9 @@ def test_reclaim() -> None:
     ((disposition, result, _),) = ops.reclaim(state(0), PFN, {})
     assert (disposition, result) == (FREE, None)
     answers = ops.reclaim(s, PFN, {"p0": SWAP_AGAIN, "p1": SWAP_FAIL, "p2": SWAP_SUCCESS})
-    assert {(d, r) for d, r, _ in answers} == {(KEEP, SWAP_AGAIN), (ACTIVATE, SWAP_FAIL)}
+    assert {(d, r) for d, r, _ in answers} == {(ACTIVATE, SWAP_FAIL)}  # never KEEP: p1 can never go
+    answers = ops.reclaim(s, PFN, {"p0": SWAP_AGAIN, "p1": SWAP_SUCCESS, "p2": SWAP_SUCCESS})
+    assert {(d, r) for d, r, _ in answers} == {(KEEP, SWAP_AGAIN)}
 
 
 # ------------------------------------------------------------ spec invariants

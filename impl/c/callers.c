@@ -14,6 +14,19 @@ static int lock_free(pte_t *ptep)
 	return ptep_to_mm(ptep)->page_table_lock.holder == 0;
 }
 
+/* The vma of ptep's mm that contains its address, or a stand-in vma of
+ * that one page in ptep's mm when none does (impl/callers.py's _vma_of):
+ * the flushes name the pte's mm and address either way. */
+static struct vm_area_struct *vma_of(pte_t *ptep, struct vm_area_struct *stand_in)
+{
+	unsigned long address = ptep_to_address(ptep);
+	for (struct vm_area_struct *vma = ptep_to_mm(ptep)->mmap; vma; vma = vma->vm_next)
+		if (vma->vm_start <= address && address < vma->vm_end)
+			return vma;
+	*stand_in = (struct vm_area_struct){ ptep_to_mm(ptep), address, address + (1UL << PAGE_SHIFT), NULL, 0 };
+	return stand_in;
+}
+
 /* 2.5.31's page_add_rmap returns nothing, so the fault cannot back out
  * (the port's -ENOMEM path is the corrected variant's). */
 int map_pte(pte_t *ptep, struct page *page, int dirty)
@@ -49,13 +62,16 @@ int zap_pte(pte_t *ptep)
 {
 	pte_t pte;
 	struct mm_struct *mm;
+	struct vm_area_struct stand_in, *vma;
 
 	if (pte_none(*ptep))
 		return PRE_NOTHING_TO_ZAP;
 	if (!lock_free(ptep))
 		return PRE_LOCK_HELD;
+	vma = vma_of(ptep, &stand_in);
 	mm = ptep_to_mm(ptep);
 	spin_lock(&mm->page_table_lock);
+	flush_cache_page(vma, ptep_to_address(ptep)); /* zap_page_range's flush_cache_range */
 	pte = ptep_get_and_clear(ptep);
 	if (pte_present(pte) && pfn_valid(pte_pfn(pte))) {
 		struct page *page = pfn_to_page(pte_pfn(pte));
@@ -71,6 +87,7 @@ int zap_pte(pte_t *ptep)
 		swp_entry_t entry = { pte_swap_entry(pte) };
 		swap_free(entry);
 	}
+	flush_tlb_page(vma, ptep_to_address(ptep)); /* tlb_finish_mmu */
 	spin_unlock(&mm->page_table_lock);
 	return PRE_NONE;
 }

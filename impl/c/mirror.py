@@ -20,6 +20,8 @@ from impl.kernel import (
     MM,
     NULL,
     VMA,
+    Event,
+    EventKind,
     Kernel,
     Page,
     PageState,
@@ -30,7 +32,15 @@ from impl.kernel import (
 from impl.world import InjectedCache
 
 HOLDERS = (None, "cpu0", "cpu1")  # the C's lock holder codes
-FLUSH_KINDS = ("flush_tlb_page", "flush_cache_page")
+# shim/kernel.h's SHIM_EV_* codes, in order.
+EVENT_KINDS: tuple[EventKind, ...] = (
+    "flush_tlb_page",
+    "flush_cache_page",
+    "set_pte",
+    "ptep_get_and_clear",
+    "lock",
+    "unlock",
+)
 
 
 class Foreign:
@@ -73,14 +83,14 @@ def signed(value: str) -> int:
     return n - (1 << 64) if n >= 1 << 63 else n
 
 
-def mirror(info: WorldInfo, dump: list[str]) -> tuple[Kernel, list[tuple[str, str, int]]]:
-    """The Kernel the dump describes, and the flushes since the last dump."""
+def mirror(info: WorldInfo, dump: list[str]) -> tuple[Kernel, list[Event]]:
+    """The Kernel the dump describes, and the events logged since the last dump."""
     cache = InjectedCache("pte_chain")
     k = Kernel(base_count=dict(info.base_count), swap_base=dict(info.swap_base), pte_chain_cache=cache)
     mms = [MM(name) for name in info.mm_names]
     ptes = [Pte(name, mms[mm], address) for name, mm, address in info.ptes]
     nodes: dict[str, PteChain] = {}
-    flushes: list[tuple[str, str, int]] = []
+    events: list[Event] = []
 
     def pointer(token: str) -> Any:
         if token == "0":
@@ -117,13 +127,14 @@ def mirror(info: WorldInfo, dump: list[str]) -> tuple[Kernel, list[tuple[str, st
             k.page_state = PageState(signed(f[0]))
             cache.fail_next, k.pagemap_lru_lock.holder = int(f[1]), HOLDERS[int(f[2])]
             cache.succeed = int(f[3])
-        elif kind == "flush":
-            flushes.append((FLUSH_KINDS[int(f[0])], info.mm_names[int(f[1])], signed(f[2])))
+        elif kind == "event":
+            owner = info.mm_names[int(f[1])]
+            events.append(Event(EVENT_KINDS[int(f[0])], owner, signed(f[2]), f[3] == "1"))
         elif kind == "error":
             raise OracleError(line[len("error ") :])
     k.mms = {mm.name: mm for mm in mms}
     k.ptes = {pte.name: pte for pte in ptes}
-    return k, flushes
+    return k, events
 
 
 def _mapping(info: WorldInfo, ident: int) -> str | None:

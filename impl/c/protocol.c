@@ -20,7 +20,7 @@
  *   failnext N AFTER    consts    init (the seed's pte_chain_init)
  *   map PTE PAGE DIRTY    zap PTE    referenced PAGE    reclaim PAGE
  *   add PAGE PTE    remove PAGE PTE    unmap PAGE    unmap_one PAGE PTE
- *   dump: lines page/obj/mm/vma/pte/swap/state/flush, then `end`
+ *   dump: lines page/obj/mm/vma/pte/swap/state/event, then `end`
  *   sync: answers `sync` (the driver's end of a batch)
  */
 #define _GNU_SOURCE
@@ -226,9 +226,10 @@ static void dump(void)
 		emit("swap %lu %lu\n", W.swap_entry[i], W.swap_count[i]);
 	emit("state %lu %d %d %d\n", shim_page_state.nr_reverse_maps, W.fail_next, W.pagemap_lru_lock.holder,
 	     W.fail_after);
-	for (int i = 0; i < W.nflushes; i++)
-		emit("flush %d %d %lu\n", W.flushes[i].kind, W.flushes[i].mm, W.flushes[i].address);
-	W.nflushes = 0;
+	for (int i = 0; i < W.nevents; i++)
+		emit("event %d %d %lu %d\n", W.events[i].kind, W.events[i].mm, W.events[i].address,
+		     W.events[i].present);
+	W.nevents = 0;
 	emit("end\n");
 }
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from impl.c.mirror import HOLDERS, WorldInfo, mirror
 from impl.c.native import Oracle, OracleError, code_site
-from impl.kernel import SWAP_NAMES, Bug, Deadlock, Kernel, KernelFault, Oops
+from impl.kernel import SWAP_NAMES, Bug, Deadlock, Event, Kernel, KernelFault, Oops
 from impl.refinement import Step
 from impl.trace import Session, TraceError, replay_on
 from impl.trace_schema import (
@@ -115,7 +115,7 @@ class CSession(Session):
         super().__init__("c")
         self.oracle = oracle
         self.info: WorldInfo | None = None
-        self._flushes: list[tuple[str, str, int]] = []
+        self._events: list[Event] = []
         self._deferred = False
         self._pages: dict[int, int] = {}
         self._ptes: dict[str, int] = {}
@@ -137,9 +137,9 @@ class CSession(Session):
         for line in answers:
             if line.startswith("error"):
                 raise OracleError(line[len("error ") :])
-        self.k, flushes = mirror(self.info, dump[:-1])
-        self._flushes += flushes
-        self.k.flushes = self._flushes
+        self.k, events = mirror(self.info, dump[:-1])
+        self._events += events
+        self.k.events = self._events
         return answers
 
     def _load(self, world: Kernel) -> None:
@@ -165,7 +165,7 @@ class CSession(Session):
         commands += ["mm"] * len(mms)
         commands += [f"pte {mm_index[p.mm.name]} {p.address}" for p in ptes]
         commands += [f"swap {e} {c}" for e, c in world.swap_map.items()]
-        self._flushes, self._flushes_seen = [], 0
+        self._events, self._events_seen = [], 0
         answer = self._exchange([*commands, *self._environment(world), "init"])[-1]
         if answer != "ok":  # the port's pte_chain_init raises here too
             raise OracleError(f"pte_chain_init: {answer}")

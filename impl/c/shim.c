@@ -224,11 +224,39 @@ static const char *holder_name(int holder)
 	return holder >= 0 && holder <= 2 ? names[holder] : "?";
 }
 
+static void log_event(int kind, int mm, unsigned long address, int present)
+{
+	W.nevents++;
+	if (W.nevents > W.maxevents) {
+		W.maxevents = 2 * W.nevents;
+		W.events = xrealloc(W.events, (size_t)W.maxevents * sizeof(*W.events));
+	}
+	W.events[W.nevents - 1] = (struct shim_event){ kind, mm, address, present };
+}
+
+/* An mm's page_table_lock is logged when this CPU takes or drops it. */
+static void lock_event(spinlock_t *lock, int kind)
+{
+	for (int i = 0; i < W.nmms; i++)
+		if (&W.mms[i].page_table_lock == lock)
+			log_event(kind, i, 0, 0);
+}
+
+/* A write through a pointer that is no pte slot is not logged (the port
+ * oopses on it before it logs). */
+void shim_pte_event(int kind, pte_t *ptep, pte_t old)
+{
+	int slot = shim_pte_index(ptep);
+	if (slot >= 0)
+		log_event(kind, W.pte_mm[slot], W.pte_address[slot], pte_present(old));
+}
+
 void shim_spin_lock(spinlock_t *lock, const char *func, const char *file, int line)
 {
 	if (lock->holder)
 		shim_fault(SHIM_DEADLOCK, func, file, line, "spinning on a lock held by %s", holder_name(lock->holder));
 	lock->holder = SHIM_THIS_CPU;
+	lock_event(lock, SHIM_EV_LOCK);
 }
 
 int shim_spin_trylock(spinlock_t *lock)
@@ -236,6 +264,7 @@ int shim_spin_trylock(spinlock_t *lock)
 	if (lock->holder)
 		return 0;
 	lock->holder = SHIM_THIS_CPU;
+	lock_event(lock, SHIM_EV_LOCK);
 	return 1;
 }
 
@@ -244,22 +273,17 @@ void shim_spin_unlock(spinlock_t *lock, const char *func, const char *file, int 
 	if (lock->holder != SHIM_THIS_CPU)
 		shim_fault(SHIM_BUG, func, file, line, "spin_unlock of a lock held by %s", holder_name(lock->holder));
 	lock->holder = 0;
+	lock_event(lock, SHIM_EV_UNLOCK);
 }
 
 void flush_tlb_page(struct vm_area_struct *vma, unsigned long address)
 {
-	W.nflushes++;
-	if (W.nflushes > W.maxflushes) {
-		W.maxflushes = 2 * W.nflushes;
-		W.flushes = xrealloc(W.flushes, (size_t)W.maxflushes * sizeof(*W.flushes));
-	}
-	W.flushes[W.nflushes - 1] = (struct shim_flush){ 0, (int)(vma->vm_mm - W.mms), address };
+	log_event(SHIM_EV_TLB, (int)(vma->vm_mm - W.mms), address, 0);
 }
 
 void flush_cache_page(struct vm_area_struct *vma, unsigned long address)
 {
-	flush_tlb_page(vma, address);
-	W.flushes[W.nflushes - 1].kind = 1;
+	log_event(SHIM_EV_CACHE, (int)(vma->vm_mm - W.mms), address, 0);
 }
 
 /* ---------------------------------------------------------------- slab */
@@ -444,7 +468,7 @@ void shim_reset(int maxpages, int maxmms, int maxptes)
 	for (int i = 0; i < W.ncaches; i++)
 		free(W.caches[i]);
 	free(W.pages), free(W.pfn), free(W.valid), free(W.mms), free(W.ptes), free(W.pte_mm);
-	free(W.pte_address), free(W.swap_entry), free(W.swap_count), free(W.spaces), free(W.flushes);
+	free(W.pte_address), free(W.swap_entry), free(W.swap_count), free(W.spaces), free(W.events);
 	memset(&W, 0, sizeof(W));
 	shim_page_state.nr_reverse_maps = 0;
 	W.maxpages = maxpages, W.maxmms = maxmms, W.maxptes = maxptes;

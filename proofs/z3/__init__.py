@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from impl.variants import VARIANTS
 from proofs.obligation import Obligation
-from proofs.z3.properties import COUNTS, ENTRIES, PRESERVE, REFINE, RETURN, SPEC_REFINES
+from proofs.z3.properties import COUNTS, ENTRIES, FLUSH, PRESERVE, REFINE, RETURN, SPEC_REFINES
 
 SHORT = {
     PRESERVE: "invariant preservation",
@@ -21,6 +21,7 @@ SHORT = {
     SPEC_REFINES: "spec refines impl",
     COUNTS: "balanced counts",
     RETURN: "return value",
+    FLUSH: "flush order",
 }
 STATEMENTS = {
     PRESERVE: "From any state satisfying the representation invariant (and the function's "
@@ -33,8 +34,12 @@ STATEMENTS = {
     "count, the swap slot's count, nr_reverse_maps; and the live pte_chain objects are exactly the "
     "chains' nodes.",
     RETURN: "What {f}'s caller branches on means what it should: try_to_unmap answers SWAP_SUCCESS "
-    "exactly when no pte maps the page, and otherwise an outcome of a mapping that stayed; reclaim "
+    "exactly when no pte maps the page, SWAP_FAIL when some mapping can never be unmapped (shrink_cache "
+    "activates the page), and SWAP_AGAIN only when every mapping that stayed stayed for AGAIN; reclaim "
     "frees the page only when no pte maps it.",
+    FLUSH: "Every path of {f} changes a user pte as Documentation/cachetlb.txt orders it (impl.flush_rules, "
+    "on the path's own event log): under its mm's page_table_lock, flush_cache_page first while the "
+    "old translation is in place, flush_tlb_page after, before the lock is dropped.",
 }
 METHOD = "z3 unbounded, VCs generated from the code"
 

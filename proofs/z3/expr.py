@@ -25,11 +25,13 @@ from impl.rmap_seed import SeedRmap
 from proofs.z3 import layout
 from proofs.z3.values import (
     Bound,
+    EventLog,
     Opaque,
     Opt,
     Ptr,
     Record,
     Ref,
+    disj,
     equal,
     is_none,
     ite,
@@ -138,6 +140,8 @@ class Expressions:
             method = inspect.getattr_static(obj.cls, attr, None)
             if inspect.isfunction(method):
                 return [(path, self.method(obj.cls.__mro__, attr, obj, site))]
+        if isinstance(obj, EventLog) and attr == "append":
+            return [(path, EventLog(append_method=True))]
         if isinstance(obj, ModuleType | type) or _plain(obj):
             try:
                 return [(path, lift(getattr(obj, attr)))]
@@ -281,6 +285,9 @@ class Expressions:
             ast.Gt: lambda x, y: x > y,
             ast.GtE: lambda x, y: x >= y,
         }
+        if isinstance(op, ast.In | ast.NotIn) and isinstance(b, tuple):
+            r = disj([equal(a, x) for x in b]) if z3.is_expr(term(a)) else a in b
+            return _not(r) if isinstance(op, ast.NotIn) else r
         if type(op) in order and not any(
             isinstance(x, Ptr | Opt | Ref | Record) or x is None for x in (a, b)
         ):
@@ -333,6 +340,10 @@ class Expressions:
         model = MODELS.get(target) if _hashable(target) else None
         if model is not None:
             return model.run(self, path, args, kwargs, site)
+        if isinstance(func, EventLog) and func.append_method:
+            return [(path.event(args[0]), None)]
+        if isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields"):
+            return [(path, construct_tuple(target, args, kwargs))]  # a NamedTuple: impl.kernel.Event
         if target in (builtins.bool,):
             return [(path, truth(args[0]))]
         if target is builtins.isinstance:
@@ -365,6 +376,12 @@ def _variant_method(func: Any) -> bool:
     from impl.rmap_seed import SeedRmap
 
     return isinstance(func, Bound) and issubclass(func.owner, SeedRmap)
+
+
+def construct_tuple(cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Record:
+    """A NamedTuple instance as a Record (defaults filled in)."""
+    values = {**cls._field_defaults, **dict(zip(cls._fields, args, strict=False)), **kwargs}
+    return Record(cls, tuple((name, lift(values[name])) for name in cls._fields))
 
 
 def construct(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Record:

@@ -18,7 +18,7 @@ import z3
 from impl.kernel import MM, VMA, Kernel, KmemCache, Page, PageState, Pte, PteChain, PteUnion, PteVal, SpinLock
 from impl.rmap_seed import SeedRmap
 from proofs.z3.heap import intern
-from proofs.z3.values import Opaque, Opt, Ptr, Record, Ref, term
+from proofs.z3.values import EventLog, Opaque, Opt, Ptr, Record, Ref, term
 
 if TYPE_CHECKING:
     from proofs.z3.lift import Executor, Path, Site
@@ -96,10 +96,14 @@ def _ref_read(ex: Executor, h: Any, obj: Ref, attr: str, site: Site) -> Any:
             return h.select("mm.rss", key[0])
         if attr == "page_table_lock":
             return Ref(SpinLock, ("mm", key[0]))
-        if attr == "name":
-            return Opaque("an mm's name")
+        if attr == "name":  # an mm is named by its number in the heap (the event log compares them)
+            return key[0]
+        if attr == "events":
+            return EventLog()
     elif cls is SpinLock and attr == "holder":
         return Opt(h.select("mm.lock", key[1]) if key[0] == "mm" else h["lru.lock"], 0)
+    elif cls is SpinLock and attr == "mm":  # the mm whose page_table_lock it is (None: pagemap_lru_lock)
+        return key[1] if key[0] == "mm" else None
     elif cls is VMA and attr in ("vm_start", "vm_end", "vm_flags"):
         field = {"vm_start": "vma.start", "vm_end": "vma.end", "vm_flags": "vma.flags"}[attr]
         return h.select(field, *key)
@@ -109,6 +113,7 @@ def _ref_read(ex: Executor, h: Any, obj: Ref, attr: str, site: Site) -> Any:
             "pte_chain_cache": Ref(KmemCache),
             "cpu": "cpu0",
             "pagemap_lru_lock": Ref(SpinLock, ("lru",)),
+            "events": EventLog(),
         }
         if attr in kernel_fields:
             return kernel_fields[attr]
@@ -143,7 +148,7 @@ def write(ex: Executor, path: Path, obj: Any, attr: str, value: Any, site: Site)
         for f in PTEVAL_FIELDS:
             h = h.store(f"pte.{f}", p, term(value.get(f)))
         h = h.store("pte.swap", p, _opt_term(value.get("swap"), -1))
-        return [on.but(heap=h).event(("pte", p))]
+        return [on.but(heap=h)]
     if not isinstance(obj, Ref):
         raise ex.unsupported(site, f"assignment to .{attr} of {type(obj).__name__}")
     cls, key = obj.cls, obj.key
@@ -160,7 +165,7 @@ def write(ex: Executor, path: Path, obj: Any, attr: str, value: Any, site: Site)
     if cls is SpinLock and attr == "holder":
         held = _opt_term(value, 0)
         if key[0] == "mm":
-            return [path.but(heap=h.store("mm.lock", key[1], held)).event(("lock", key[1], held))]
+            return [path.but(heap=h.store("mm.lock", key[1], held))]
         return [path.but(heap=h.set("lru.lock", held))]
     if cls is PageState and attr == "nr_reverse_maps":
         return [path.but(heap=h.set("state.nr", term(value)))]

@@ -42,7 +42,7 @@ import z3
 
 from proofs.z3.heap import Heap, ite_heap
 from proofs.z3.spec import SumsRegistry
-from proofs.z3.values import changed, conj, disj, havoc, ite, truth
+from proofs.z3.values import Record, changed, conj, disj, havoc, ite, truth
 
 Mode = Literal["proof", "bounded"]
 
@@ -479,7 +479,10 @@ class Executor(Expressions):
             raise self.unsupported(
                 site, f"loop {index} of {frame.func.__name__} has no invariant in proofs/z3/loops.py"
             )
-        entry = merge(paths, site).but(events=(("loop", key),), branches=())
+        # The loop's iterations are one marker in the event log: the flush
+        # rules are stated only where a loop logs nothing (properties.FLUSH).
+        entry = merge(paths, site)
+        entry = entry.but(events=(*entry.events, ("loop", key)), branches=())
         sums = self.sums.of
         ghosts = invariant.initial(frame, entry, sums)
         start = invariant.conjuncts(frame, entry, entry, ghosts, sums)
@@ -530,7 +533,7 @@ class Executor(Expressions):
             names |= more_names
         ghosts = {name: _fresh_sort(sort, f"{tag}:ghost.{name}") for name, sort in invariant.ghosts}
         all_ghosts = {**entry.ghosts, (self.frame.serial, key[1]): ghosts}
-        return head.but(ghosts=all_ghosts, events=(("loop", key),))
+        return head.but(ghosts=all_ghosts)
 
     def _fresh_head(self, entry: Path, fields: set[str], names: set[str], tag: str) -> Path:
         heap = entry.heap.update({f: _fresh_like(entry.heap[f], f"{tag}:{f}") for f in sorted(fields)})
@@ -607,4 +610,27 @@ def merge(paths: list[Path], site: Site) -> Path:
             raise Unsupported(f"{site}: paths reaching this loop disagree on a local: {why}") from None
     if any(p.ghosts != first.ghosts for p in rest):
         raise Unsupported(f"{site}: paths reaching this loop come through different loops")
-    return Path(cond, heap, local_values, (), (), first.ghosts, max(p.fresh for p in paths))
+    events = merge_events([p.events for p in paths], [z3.Not(conj(p.cond[shared:])) for p in rest])
+    return Path(cond, heap, local_values, events, (), first.ghosts, max(p.fresh for p in paths))
+
+
+UNKNOWN_EVENTS = ("events", "the merged paths logged different kinds of events")
+
+
+def merge_events(logs: list[tuple[Any, ...]], otherwise: list[Any]) -> tuple[Any, ...]:
+    """One event log for merged paths: position by position when they logged
+    the same kinds in the same order (``otherwise[i]``: where path i+1's
+    branch fails, the earlier logs stand), else a marker that says the
+    order is not known (a property over the log refuses it)."""
+    first, *rest = logs
+    kinds = [tuple(event_kind(e) for e in log) for log in logs]
+    if any(k != kinds[0] for k in kinds):
+        return (UNKNOWN_EVENTS,)
+    merged = list(first)
+    for c, log in zip(otherwise, rest, strict=True):
+        merged = [ite(c, a, b) if isinstance(a, Record) else a for a, b in zip(merged, log, strict=True)]
+    return tuple(merged)
+
+
+def event_kind(event: Any) -> Any:
+    return event.get("kind") if isinstance(event, Record) else event

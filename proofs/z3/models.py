@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import z3
 
-from impl import kernel
-from impl.kernel import SWAP_MAP_MAX, VMA, KmemCache, Page
-from proofs.z3.values import Ptr, Ref, term
+from impl import callers, kernel
+from impl.kernel import SWAP_MAP_MAX, VMA, Event, KmemCache, Page
+from proofs.z3.values import Ptr, Record, Ref, term
 
 if TYPE_CHECKING:
     from proofs.z3.lift import Executor, Path, Site
@@ -58,6 +58,12 @@ def _find_vma(ex: Executor, path: Path, args: tuple[Any, ...], kw: dict[str, Any
         else:
             out.append((taken, None))
     return out
+
+
+def _vma_of(ex: Executor, path: Path, args: tuple[Any, ...], kw: dict[str, Any], site: Site) -> Results:
+    (ptep,) = args
+    p, h = ptep.term, path.heap
+    return [(path, Ref(VMA, (h.select("pte.mm", p), h.select("pte.address", p))))]
 
 
 def _alloc(ex: Executor, path: Path, args: tuple[Any, ...], kw: dict[str, Any], site: Site) -> Results:
@@ -126,7 +132,10 @@ def _printk(ex: Executor, path: Path, args: tuple[Any, ...], kw: dict[str, Any],
 def _flush(kind: str) -> Callable[..., Results]:
     def run(ex: Executor, path: Path, args: tuple[Any, ...], kw: dict[str, Any], site: Site) -> Results:
         vma, address = args[1], args[2]
-        return [(path.event((kind, vma.key[0], term(address))), None)]
+        event = Record(
+            Event, (("kind", kind), ("mm", vma.key[0]), ("address", term(address)), ("present", False))
+        )
+        return [(path.event(event), None)]
 
     return run
 
@@ -140,6 +149,14 @@ MODELS_LIST: tuple[Model, ...] = (
         "every answer of impl.kernel.find_vma on sorted, disjoint vma lists of up to 3 vmas and every "
         "page address around them is one the model allows",
         _find_vma,
+    ),
+    Model(
+        callers._vma_of,
+        "The callers' vma of a pte: the one that holds it (or a one-page stand-in), standing for "
+        "the pte's mm and address; the model gives it no other property, and the callers read none.",
+        "for every pte of worlds with and without a vma holding it, impl.callers._vma_of answers a vma "
+        "whose flushes impl.kernel logs under the pte's mm and address",
+        _vma_of,
     ),
     Model(
         KmemCache.alloc,
@@ -190,8 +207,9 @@ MODELS_LIST: tuple[Model, ...] = (
     ),
     Model(
         kernel.Kernel.flush_tlb_page,
-        "flush_tlb_page(vma, address): an event (flush_tlb_page, the vma's mm, address) on the path.",
-        "the flush log of impl.kernel records (flush_tlb_page, mm name, address) for the same call",
+        "flush_tlb_page(vma, address): the event (flush_tlb_page, the vma's mm, address) on the path's "
+        "event log.",
+        "impl.kernel logs Event(flush_tlb_page, the vma's mm, address) for the same call",
         _flush("flush_tlb_page"),
     ),
     Model(

@@ -25,10 +25,12 @@ from typing import Any
 import z3
 
 import impl.callers as callers
-from impl.kernel import Page, PG_locked, PG_swapcache
+from impl.flush_rules import FLUSH_RULES
+from impl.kernel import Event, Page, PG_locked, PG_swapcache
 from proofs.z3 import invariants as inv
 from proofs.z3.heap import Heap, intern
 from proofs.z3.invariants import flag, maps_page, normal, recorded
+from proofs.z3.lift import Unsupported
 from proofs.z3.spec import (
     SUCCESS,
     Abstract,
@@ -47,14 +49,15 @@ from proofs.z3.spec import (
     swap_after,
     unmap_answers,
 )
-from proofs.z3.values import Opt, Ptr, Record, Ref, term
+from proofs.z3.values import Opt, Ptr, Record, Ref, conj, disj, term
 
-PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN = (
+PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN, FLUSH = (
     "invariant preservation",
     "impl refines spec",
     "spec refines impl",
     "balanced counts",
     "return value",
+    "flush order",
 )
 Goals = list[tuple[str, Any]]
 COUNTERS = (("rss", "count_rss"), ("swap", "count_swap"), ("page count", "count_page_refs"))
@@ -213,7 +216,7 @@ def _unmap_returns(h0: Heap, h: Heap, value: Any, s: Sums) -> Goals:
     r = term(value)
     return [
         ("SWAP_SUCCESS exactly when no pte maps the page", (r == SUCCESS) == _unmapped(h)),
-        ("otherwise the outcome of a mapping that stayed", unmap_answers(h0, s, r)),
+        ("otherwise SWAP_FAIL if a mapping can never be unmapped, else SWAP_AGAIN", unmap_answers(h0, s, r)),
     ]
 
 
@@ -316,16 +319,41 @@ ENTRIES: dict[str, Entry] = {
               _full_post, _unmap_spec, (PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN),
               _unmap_returns, False),
         Entry("try_to_unmap_one", "try_to_unmap_one", None, _rmap_args, _unmap_one_pre, _unmap_one_post,
-              _unmap_one_spec),
+              _unmap_one_spec, (PRESERVE, REFINE, SPEC_REFINES, COUNTS, FLUSH)),
         Entry("page_referenced", "page_referenced", None, lambda c, a: _rmap_args(c, a, False),
               lambda h, a: inv.full(h), _full_post, _referenced_spec, takes_pte=False),
         Entry("map", None, callers.map_pte, lambda c, a: (Ref(c), Ptr(a.t), Ref(Page)), _map_pre, _full_post,
-              _map_spec),
-        Entry("zap", None, callers.zap_pte, lambda c, a: (Ref(c), Ptr(a.t)), _zap_pre, _full_post, _zap_spec),
+              _map_spec, (PRESERVE, REFINE, SPEC_REFINES, COUNTS, FLUSH)),
+        Entry("zap", None, callers.zap_pte, lambda c, a: (Ref(c), Ptr(a.t)), _zap_pre, _full_post, _zap_spec,
+              (PRESERVE, REFINE, SPEC_REFINES, COUNTS, FLUSH)),
         Entry("reclaim", None, callers.reclaim, lambda c, a: (Ref(c), Ref(Page)), _reclaim_pre, _full_post,
               _reclaim_spec, (PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN), _reclaim_returns, False),
     )
 }  # fmt: skip
+
+
+def flush_goals(events: tuple[Any, ...]) -> Goals:
+    """Each rule of impl.flush_rules over the path's event log, run on its
+    symbolic events: no event breaks it.  A loop's iterations are a marker
+    in the log; the rules are stated for entries whose loops log nothing
+    (try_to_unmap's walk is try_to_unmap_one's calls, each a lock-to-unlock
+    window that try_to_unmap_one's own obligation covers)."""
+    if any(isinstance(e, tuple) and e and e[0] == "events" for e in events):
+        raise Unsupported("flush order: paths merged with event logs of different shapes")
+    log = [
+        Event(e.get("kind"), e.get("mm"), term(e.get("address")), term(e.get("present")))
+        for e in events
+        if isinstance(e, Record)
+    ]
+    goals = []
+    for rule in FLUSH_RULES:
+        broken = [c for _, c in rule.rule(log, eq=_eq, any_=disj, all_=conj, not_=z3.Not)]
+        goals.append((rule.name, z3.Not(disj(broken))))
+    return goals
+
+
+def _eq(a: Any, b: Any) -> Any:
+    return term(a) == term(b)
 
 
 def counters(h0: Heap, h: Heap, want: Abstract) -> Goals:

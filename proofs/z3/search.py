@@ -142,7 +142,7 @@ def _search(
             broken.setdefault(f"{NO_FAULT}: {f.kind} at {f.site}", []).append(f.path.cond)
     for p, value in returns:
         h1, ended = walked(p.heap, n + 3)
-        goals = property_goals(prop, entry, h0, h1, args, value, answer, want, sums)
+        goals = property_goals(prop, entry, h0, h1, args, value, answer, want, sums, p.events)
         if prop in (PRESERVE, REFINE):
             goals.append(("rep_chain_well_formed", ended))
         for name, g in goals:

@@ -301,14 +301,12 @@ def spec_unmap(h: Heap, sums: Sums) -> Abstract:
 
 
 def unmap_answers(h: Heap, sums: Sums, r: Any) -> Any:
-    """An answer spec.ops.unmap allows: SWAP_SUCCESS when nothing stays,
-    else the outcome of a mapping that stayed."""
+    """spec.ops.unmap_answers for the full walk: SWAP_SUCCESS exactly when
+    nothing stays; SWAP_FAIL when some mapping's outcome can never succeed
+    (the environment has no SWAP_ERROR), so that shrink_cache activates the
+    page; SWAP_AGAIN only when every mapping that stayed stayed for AGAIN."""
     n = h["g.n"]
-    return z3.If(
-        sums.succ(n) == n,
-        r == SUCCESS,
-        z3.Or(z3.And(r == AGAIN, sums.again(n) > 0), z3.And(r == FAIL, sums.fail(n) > 0)),
-    )
+    return z3.If(sums.succ(n) == n, r == SUCCESS, z3.If(sums.fail(n) > 0, r == FAIL, r == AGAIN))
 
 
 def after_referenced(h: Heap) -> Heap:

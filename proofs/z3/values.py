@@ -77,6 +77,14 @@ class Bound:
     self_value: Any = field(compare=False)
 
 
+@dataclass(frozen=True)
+class EventLog:
+    """The kernel's event log (``Kernel.events``, shared by every mm): what is
+    appended to it goes on the path (``Path.events``), in order."""
+
+    append_method: bool = False  # ``log.append``, the bound method
+
+
 def conj(terms: Any) -> Any:
     """And of Bool terms, built with z3's C API: z3py's And coerces each
     argument, which dominates the generator's time on long path conditions."""
@@ -89,6 +97,7 @@ def disj(terms: Any) -> Any:
 
 
 def _nary(terms: list[Any], make: Any, unit: bool) -> Any:
+    terms = [z3.BoolVal(t) if isinstance(t, bool) else t for t in terms]
     if not terms:
         return z3.BoolVal(unit)
     if len(terms) == 1:
@@ -213,7 +222,8 @@ def ite(c: Any, a: Any, b: Any) -> Any:
     numeric = (int, bool)
     if (isinstance(a, numeric) or z3.is_expr(a)) and (isinstance(b, numeric) or z3.is_expr(b)):
         return z3.If(c, term(a), term(b))
-    raise TypeError(f"cannot merge {a!r} and {b!r}")
+    # No repr of the values: printing a large term costs far more than the merge saves.
+    raise TypeError(f"cannot merge a {type(a).__name__} and a {type(b).__name__}")
 
 
 def havoc(value: Any, name: str) -> Any:

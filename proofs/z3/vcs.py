@@ -25,12 +25,13 @@ import z3
 from proofs.z3 import invariants as inv
 from proofs.z3.ghosts import POSTS
 from proofs.z3.heap import Heap, fresh_heap
-from proofs.z3.lift import Config, Executor, Path, Site, Terminal, common_prefix, merge, value_key
+from proofs.z3.lift import Config, Executor, Path, Site, Terminal, common_prefix, event_kind, merge, value_key
 from proofs.z3.loops import LOOPS
 from proofs.z3.pins import pin_chain
 from proofs.z3.properties import (
     COUNTS,
     ENTRIES,
+    FLUSH,
     PRESERVE,
     REFINE,
     RETURN,
@@ -38,6 +39,7 @@ from proofs.z3.properties import (
     Args,
     Entry,
     counters,
+    flush_goals,
 )
 from proofs.z3.prover import VC
 from proofs.z3.spec import Sums, alpha_goals
@@ -79,13 +81,25 @@ def merged_returns(returns: list[tuple[Path, Any]], h0: Heap) -> list[tuple[Path
     site = Site("?", 0, "return")
     groups: dict[Any, list[tuple[Path, Any]]] = {}
     for p, v in returns:
-        groups.setdefault((value_key(v), tuple(p.heap.changed(h0))), []).append((p, v))
+        kinds = tuple(str(event_kind(e)) for e in p.events)
+        groups.setdefault((value_key(v), tuple(p.heap.changed(h0)), kinds), []).append((p, v))
     return [(merge([p for p, _ in group], site), group[0][1]) for group in groups.values()]
 
 
 def property_goals(
-    prop: str, entry: Entry, h0: Heap, h: Heap, args: Args, value: Any, answer: Any, want: Any, sums: Sums
+    prop: str,
+    entry: Entry,
+    h0: Heap,
+    h: Heap,
+    args: Args,
+    value: Any,
+    answer: Any,
+    want: Any,
+    sums: Sums,
+    events: tuple[Any, ...] = (),
 ) -> list[tuple[str, Any]]:
+    if prop == FLUSH:
+        return flush_goals(events)
     if prop == PRESERVE:
         return entry.post(h0, h, args, value)
     if prop == REFINE:
@@ -131,7 +145,10 @@ def build(name: str, prop: str, cls: type) -> Problem:
     returns = merged_returns(run_entry(ex, entry, cls, args, start), h0)
     sums = ex.sums.of(h0)
     answer, want = entry.spec(h0, args, sums)
-    goals = [(p, property_goals(prop, entry, h0, p.heap, args, v, answer, want, sums)) for p, v in returns]
+    goals = [
+        (p, property_goals(prop, entry, h0, p.heap, args, v, answer, want, sums, p.events))
+        for p, v in returns
+    ]
     axioms = ex.sums.axioms
     # The precondition can hold (in a pinned small world); every other VC's
     # hypotheses are the precondition and a path, whose reachability the

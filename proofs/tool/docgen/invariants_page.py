@@ -9,6 +9,7 @@ from collections.abc import Callable
 from types import CodeType, FunctionType
 from typing import Any
 
+from impl.flush_rules import FLUSH_RULES
 from impl.invariants import ALL_INVARIANTS, REP_INVARIANTS
 from impl.variants import VARIANTS
 from proofs.tool.docgen.markdown import fence, seed_links, table
@@ -106,6 +107,33 @@ def invariants_page(ctx: Context) -> str:
     out.append(table(["invariant", "kind", *variants], rows))
     for inv in ALL_INVARIANTS:
         out.append(_invariant_section(inv, ctx))
+    out.append(flush_rules_section(ctx))
+    return "\n".join(out)
+
+
+def flush_rules_section(ctx: Context) -> str:
+    """The rules of ``impl.flush_rules``: properties of one operation's event log."""
+    out = [
+        "## The rules for changing a pte {#flush-rules}\n",
+        "Properties of the kernel's event log (`Kernel.events`: pte changes, flushes, this CPU's "
+        "page_table_lock) over one operation, after Documentation/cachetlb.txt; written once in "
+        "`impl/flush_rules.py` (`FLUSH_RULES`). Each is a pure function that answers, for every "
+        "event it constrains, the condition under which that event breaks it; the equality and "
+        "the connectives are parameters, so the same function runs on concrete events and on z3 "
+        "terms. A trace record lists a broken rule among its `violations`.\n",
+        table(["rule", "statement"], [[f"[`{r.name}`](#{r.name})", r.text] for r in FLUSH_RULES]),
+    ]
+    for rule in FLUSH_RULES:
+        source, uses = predicate_source(rule.rule)
+        out += [
+            f"### {rule.name} {{#{rule.name}}}\n",
+            f"{rule.text}\n",
+            f"**Where it comes from:** {seed_links(rule.relies, ctx.seed)}\n",
+            "**Formal statement (the Python rule)**\n",
+            fence("python", source),
+        ]
+        if uses:
+            out.append("Uses " + ", ".join(f"`{u}`" for u in uses) + ".\n")
     return "\n".join(out)
 
 

@@ -81,11 +81,20 @@ static inline pte_t swp_entry_to_pte(swp_entry_t entry)
 	pte_t pte = { entry.val << SWP_SHIFT | _PAGE_SWAP };
 	return pte;
 }
-static inline void set_pte(pte_t *ptep, pte_t pte) { *ptep = pte; }
+/* The event log's kinds (impl/kernel.py's EventKind, in this order). */
+enum { SHIM_EV_TLB, SHIM_EV_CACHE, SHIM_EV_SET_PTE, SHIM_EV_GET_AND_CLEAR, SHIM_EV_LOCK, SHIM_EV_UNLOCK };
+void shim_pte_event(int kind, pte_t *ptep, pte_t old);
+static inline void set_pte(pte_t *ptep, pte_t pte)
+{
+	pte_t old = *ptep;
+	*ptep = pte;
+	shim_pte_event(SHIM_EV_SET_PTE, ptep, old);
+}
 static inline pte_t ptep_get_and_clear(pte_t *ptep)
 {
 	pte_t old = *ptep;
 	ptep->pte_low = 0;
+	shim_pte_event(SHIM_EV_GET_AND_CLEAR, ptep, old);
 	return old;
 }
 static inline int ptep_test_and_clear_young(pte_t *ptep)

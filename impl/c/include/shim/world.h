@@ -11,10 +11,13 @@
 
 #include <shim/kernel.h>
 
-struct shim_flush {
-	int kind; /* 0 flush_tlb_page, 1 flush_cache_page */
+/* One entry of the event log (impl/kernel.py's Event): the kinds are
+ * SHIM_EV_* of shim/kernel.h, in impl/c/mirror.py's EVENT_KINDS order. */
+struct shim_event {
+	int kind;
 	int mm;
-	unsigned long address;
+	unsigned long address; /* 0 for lock and unlock */
+	int present;           /* a pte change: the pte held a present translation */
 };
 
 /* A slab object the model knows; the key hides the pointer (~ptr), so
@@ -45,8 +48,8 @@ struct shim_world {
 	spinlock_t pagemap_lru_lock;
 	int fail_next;
 	int fail_after; /* allocations that succeed before fail_next start failing */
-	struct shim_flush *flushes;
-	int nflushes, maxflushes;
+	struct shim_event *events;
+	int nevents, maxevents;
 	struct shim_obj *objs; /* open addressing on key */
 	size_t objs_cap, objs_used;
 	unsigned long serial;

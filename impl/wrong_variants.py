@@ -1,12 +1,10 @@
-"""Plausible wrong changes to the fixed variant, each a variant class.
+"""Variants that are wrong on purpose, to show a check can see what it claims.
 
-Each is what a kernel engineer might write while fixing or tidying the
-rmap: one method overridden with one mistake.  They are patches under
-test, registered as variants (``register``) so that a trace replays on
-them by name.  ``REFUTED_BY`` names, for each, a z3 obligation that must
-refute it with a counterexample that replays on it
-(tests/test_wrong_fixes.py), so the proofs are shown to see the code that
-runs: none of these is a z3 edit.
+Each is a plausible wrong change a kernel engineer might make while fixing or
+tidying the rmap: a subclass of a correct variant with one deliberate
+defect (a patch under test, not a z3 edit), and is
+known to ``impl.variants.variant_class`` by name, but is not one of
+``VARIANTS`` (so ``--variant all`` and the default runs never pick it).
 """
 
 from __future__ import annotations
@@ -46,12 +44,26 @@ from impl.kernel import (
     swp_entry_to_pte,
 )
 from impl.rmap_fixed import FixedRmap
-from impl.variants import register
+
+
+class AgainAfterFail(FixedRmap):
+    """``fixed``, but a mapping that stays for SWAP_AGAIN makes the answer
+    SWAP_AGAIN even after one that can never be unmapped (SWAP_FAIL,
+    SWAP_ERROR): the seed's finding F6 put back.  shrink_cache then keeps
+    the page on the inactive list and retries it for ever.  The spec
+    (``spec.ops.unmap_allows``) must refute it."""
+
+    name = "again-after-fail"
+
+    def _answer_again(self, ret: int) -> int:
+        return SWAP_AGAIN  # WRONG: forgets an earlier SWAP_FAIL or SWAP_ERROR
 
 
 class PrevPcAlwaysAdvances(FixedRmap):
     """F1 fixed by moving ``prev_pc = pc`` to the end of the loop body, so
     that it also follows an entry just freed."""
+
+    name = "wrong-prev-pc-always-advances"
 
     def try_to_unmap(self, page: Page) -> int:
         prev_pc: ChainPtr = NULL
@@ -84,12 +96,16 @@ class PrevPcAlwaysAdvances(FixedRmap):
 class NoCollapse(FixedRmap):
     """try_to_unmap leaves a one-entry chain as a chain."""
 
+    name = "wrong-no-collapse"
+
     def _collapse_to_direct(self, page: Page) -> None:
         pass
 
 
 class UnmapsDecrementTwice(FixedRmap):
     """F2 fixed twice over: try_to_unmap_one uncounts the entry, and so does a second decrement."""
+
+    name = "wrong-unmaps-decrement-twice"
 
     def try_to_unmap_one(self, page: Page, ptep: PtePtr) -> int:
         ret = super().try_to_unmap_one(page, ptep)
@@ -143,12 +159,16 @@ class _UnmapOne(FixedRmap):
 class DirtyNotMoved(_UnmapOne):
     """The dirty bit of an unmapped pte is dropped instead of moved to the page."""
 
+    name = "wrong-dirty-not-moved"
+
     def _dirty(self, page: Page) -> None:
         pass
 
 
 class SwapDuplicateSkipped(_UnmapOne):
     """The swap pte is written without taking a reference on the slot."""
+
+    name = "wrong-swap-duplicate-skipped"
 
     def _duplicate(self, entry: int) -> None:
         pass
@@ -157,12 +177,16 @@ class SwapDuplicateSkipped(_UnmapOne):
 class RssLoweredOnFail(_UnmapOne):
     """rss is lowered for a mapping that stays (mlocked, or in no vma)."""
 
+    name = "wrong-rss-lowered-on-fail"
+
     def _after_fail(self, mm: kernel.MM) -> None:
         mm.rss -= 1
 
 
 class YoungOnlyOnHead(FixedRmap):
     """page_referenced tests (and clears) the young bit of the chain's head only."""
+
+    name = "wrong-young-only-on-head"
 
     def page_referenced(self, page: Page) -> int:
         referenced = 0
@@ -179,6 +203,8 @@ class YoungOnlyOnHead(FixedRmap):
 
 class KeepsRemovedEntry(FixedRmap):
     """page_remove_rmap collapses a two-entry chain to the entry it removed, not the survivor."""
+
+    name = "wrong-keeps-removed-entry"
 
     def page_remove_rmap(self, page: PagePtr, ptep: PtePtr) -> None:
         k = self.k
@@ -257,6 +283,8 @@ class _AddRmap(FixedRmap):
 class LeaksFirstNode(_AddRmap):
     """F3 fixed, but the first node is not given back when the second allocation fails."""
 
+    name = "wrong-leaks-first-node"
+
     def _give_back(self, converted: ChainPtr) -> None:
         pass
 
@@ -264,12 +292,16 @@ class LeaksFirstNode(_AddRmap):
 class KeepsLockOnNomem(_AddRmap):
     """F3 fixed, but -ENOMEM returns with pte_chain_lock still held."""
 
+    name = "wrong-keeps-lock-on-nomem"
+
     def _nomem(self, page: Page) -> int:
         return -ENOMEM
 
 
 class CountsOnNomem(_AddRmap):
     """F3 fixed, but -ENOMEM still counts a reverse map that was not added."""
+
+    name = "wrong-counts-on-nomem"
 
     def _nomem(self, page: Page) -> int:
         self.k.inc_page_state("nr_reverse_maps")
@@ -279,12 +311,16 @@ class CountsOnNomem(_AddRmap):
 class VmStartExclusive(FixedRmap):
     """F5 fixed with ``<`` for ``<=``: a pte at exactly vm_start is taken for one in no vma."""
 
+    name = "wrong-vm-start-exclusive"
+
     def _vma_holds(self, vma: VMA | None, address: int) -> TypeGuard[VMA]:
         return vma is not None and vma.vm_start < address
 
 
 class ForgetsReferencedFlag(FixedRmap):
     """page_referenced reads PG_referenced without clearing it."""
+
+    name = "wrong-forgets-referenced-flag"
 
     def page_referenced(self, page: Page) -> int:
         referenced = 1 if kernel.test_flag(page, kernel.PG_referenced) else 0
@@ -300,22 +336,22 @@ class ForgetsReferencedFlag(FixedRmap):
         return referenced
 
 
-# wrong fix -> the z3 obligation (of ``proofs.z3``) that must refute it
-REFUTED_BY: dict[type[FixedRmap], str] = {
-    PrevPcAlwaysAdvances: "try_to_unmap invariant preservation",
-    NoCollapse: "try_to_unmap invariant preservation",
-    UnmapsDecrementTwice: "try_to_unmap_one balanced counts",
-    DirtyNotMoved: "try_to_unmap_one refinement",
-    SwapDuplicateSkipped: "try_to_unmap_one balanced counts",
-    RssLoweredOnFail: "try_to_unmap_one balanced counts",
-    YoungOnlyOnHead: "page_referenced refinement",
-    KeepsRemovedEntry: "page_remove_rmap invariant preservation",
-    LeaksFirstNode: "page_add_rmap balanced counts",
-    KeepsLockOnNomem: "page_add_rmap invariant preservation",
-    CountsOnNomem: "page_add_rmap balanced counts",
-    VmStartExclusive: "try_to_unmap_one refinement",
-    ForgetsReferencedFlag: "page_referenced refinement",
+WRONG_VARIANTS: dict[str, type[FixedRmap]] = {
+    cls.name: cls
+    for cls in (
+        AgainAfterFail,
+        PrevPcAlwaysAdvances,
+        NoCollapse,
+        UnmapsDecrementTwice,
+        DirtyNotMoved,
+        SwapDuplicateSkipped,
+        RssLoweredOnFail,
+        YoungOnlyOnHead,
+        KeepsRemovedEntry,
+        LeaksFirstNode,
+        KeepsLockOnNomem,
+        CountsOnNomem,
+        VmStartExclusive,
+        ForgetsReferencedFlag,
+    )
 }
-for _cls in REFUTED_BY:
-    _cls.name = f"wrong:{_cls.__name__}"
-    register(_cls.name, _cls)
