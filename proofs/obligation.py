@@ -27,6 +27,7 @@ PROPERTIES = (
     "balanced counts",
     "return value",
     "flush order",
+    "fix necessary",
     "deadlock freedom",
     "deadlock reachable",
     "again is transient",

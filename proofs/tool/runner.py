@@ -45,7 +45,12 @@ from proofs.tool.workers import FORK, Stopped, adopt, release, run_tasks
 # A query may take ``timeout``; an obligation asks a few (its cases and the
 # satisfiability of its hypotheses), so the hard guard leaves room for them.
 GUARD_FACTOR, GUARD_GRACE = 3, 5.0
-ENGINES = {"proofs.z3": "z3", "proofs.interleave": "interleavings", "proofs.exhaustive": "exhaustive"}
+ENGINES = {
+    "proofs.z3": "z3",
+    "proofs.interleave": "interleavings",
+    "proofs.exhaustive": "exhaustive",
+    "proofs.leave_one_out": "leave-one-out",
+}
 
 
 def wall_limit(timeout: float) -> float:

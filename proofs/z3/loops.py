@@ -267,8 +267,12 @@ def _unmap_body(v: View) -> Goals:
         ("every page_table_lock released", h["mm.lock"] == e["mm.lock"]),
         ("ret is SWAP_SUCCESS while all unmapped", (ret == SUCCESS) == (s.succ(i) == i)),
         (
-            "ret is the outcome of an entry that stayed",
-            z3.Or(ret == SUCCESS, z3.And(ret == AGAIN, s.again(i) > 0), z3.And(ret == FAIL, s.fail(i) > 0)),
+            "ret is SWAP_FAIL once an entry that stayed answered SWAP_FAIL",
+            z3.Implies(s.fail(i) > 0, ret == FAIL),
+        ),
+        (
+            "ret is SWAP_AGAIN when entries stayed, none for SWAP_FAIL",
+            z3.Implies(z3.And(s.fail(i) == 0, s.succ(i) < i), ret == AGAIN),
         ),
     ]
 
@@ -288,7 +292,8 @@ UNMAP_WALK = LoopInvariant(
     "SWAP_SUCCESS are unmapped (pte cleared or holding the swap entry, dirty bit moved to the page, "
     "one rss, one page reference and one nr_reverse_maps each, node freed); the others stay, linked "
     "in order and followed by the untouched rest of the chain, the last of them prev_pc; ret is "
-    "SWAP_SUCCESS while nothing stayed, else the outcome of one that stayed.",
+    "SWAP_SUCCESS while nothing stayed, else SWAP_FAIL if one that stayed answered SWAP_FAIL, else "
+    "SWAP_AGAIN.",
     (("i", INT), ("kn", z3.ArraySort(INT, INT))),
     lambda v: {"i": z3.IntVal(0), "kn": z3.K(INT, 0)},
     _unmap_step,

@@ -154,8 +154,8 @@ MODELS_LIST: tuple[Model, ...] = (
         callers._vma_of,
         "The callers' vma of a pte: the one that holds it (or a one-page stand-in), standing for "
         "the pte's mm and address; the model gives it no other property, and the callers read none.",
-        "for every pte of worlds with and without a vma holding it, impl.callers._vma_of answers a vma "
-        "whose flushes impl.kernel logs under the pte's mm and address",
+        "no test of its own yet: tests/test_flush_rules.py checks that the callers' flushes name the "
+        "pte's mm and address",
         _vma_of,
     ),
     Model(
@@ -170,7 +170,8 @@ MODELS_LIST: tuple[Model, ...] = (
     Model(
         KmemCache.free,
         "kmem_cache_free: BUG unless the object is a live pte_chain node; it is not live afterwards.",
-        "free of every live object, of a freed one and of NULL on caches of 0..2 live objects",
+        "no test of its own yet: the contracts and the stateful test drive impl.kernel's free on the "
+        "same paths (a BUG there is a fault here)",
         _free,
     ),
     Model(
@@ -189,7 +190,7 @@ MODELS_LIST: tuple[Model, ...] = (
     Model(
         kernel.Kernel.pfn_valid,
         "pfn_valid: the focus page's page.valid for its own pfn, mem.valid for any other.",
-        "worlds with the page in mem_map and in io_pages, and pfns of no page",
+        "no test of its own yet: it reads the same validity the world builder sets",
         _pfn_valid,
     ),
     Model(
@@ -209,7 +210,7 @@ MODELS_LIST: tuple[Model, ...] = (
         kernel.Kernel.flush_tlb_page,
         "flush_tlb_page(vma, address): the event (flush_tlb_page, the vma's mm, address) on the path's "
         "event log.",
-        "impl.kernel logs Event(flush_tlb_page, the vma's mm, address) for the same call",
+        "no test of its own yet: tests/test_flush_rules.py checks impl.kernel's log of the same calls",
         _flush("flush_tlb_page"),
     ),
     Model(

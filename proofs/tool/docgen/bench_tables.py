@@ -36,8 +36,10 @@ def suite_rows(result: dict[str, Any]) -> list[Row]:
 def finding_rows(result: dict[str, Any]) -> list[Row]:
     by_finding: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for ob in result["obligations"]:
-        if ob["finding"] and ob["variant"] == "seed":
-            by_finding[ob["finding"]].append(ob)
+        # the benchmark's own record of what explained each obligation on seed
+        for fid in ob.get("findings") or ([ob["finding"]] if ob.get("finding") else []):
+            if ob["variant"] == "seed":
+                by_finding[fid].append(ob)
     rows = []
     for fid in sorted(by_finding):
         obs = by_finding[fid]

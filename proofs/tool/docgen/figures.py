@@ -119,9 +119,12 @@ def _contract_function(function: str) -> str:
 def _explained(stem: str) -> str:
     counts: dict[str, int] = {}
     for row in _rows(stem):
-        if row["finding"] and row["status"] == "counterexample":
-            counts[row["finding"]] = counts.get(row["finding"], 0) + 1
-    return ", ".join(f"{f} ({n})" for f, n in sorted(counts.items()))
+        if row.get("explained"):
+            for f in row["findings"]:
+                counts[f] = counts.get(f, 0) + 1
+    unexplained = sum(1 for row in _rows(stem) if row.get("unexplained"))
+    text = ", ".join(f"{f} ({n})" for f, n in sorted(counts.items())) or "no finding"
+    return text + (f"; {unexplained} failure(s) no finding explains" if unexplained else "")
 
 
 def _prove_sample() -> str:
@@ -148,7 +151,7 @@ def _stage_alone(stage: str) -> str:
 FIGURES: dict[str, Callable[[], str]] = {
     "prove_fixed_slowest": lambda: _slowest("prove-fixed"),
     "prove_seed_slowest": lambda: _slowest("prove-seed"),
-    "prove_fixed_z3_unmap_seconds": lambda: _engine_seconds("prove-fixed", "z3 unbounded (inductive"),
+    "prove_fixed_z3_unmap_seconds": lambda: _engine_seconds("prove-fixed", "z3 unbounded, VCs generated"),
     "prove_fixed_interleavings_seconds": lambda: _engine_seconds(
         "prove-fixed", "exhaustive interleavings, breadth first with"
     ),

@@ -263,8 +263,25 @@ def finding_page(f: Finding, ctx: Context) -> str:
     if failing:
         out.append("Contract conditions with a counterexample on seed that this finding explains:\n")
         out.append(contract_table(failing, "../", named=True))
+    out.append(leave_one_out_section(f.id, ctx))
     out.append(c_section(f.id, ctx.c_oracle))
     return "\n".join(out)
+
+
+def leave_one_out_section(finding_id: str, ctx: Context) -> str:
+    """The result of ``leave-one-out Fn [fixed-Fn]`` in its committed run."""
+    r = (ctx.results or {}).get((f"leave-one-out {finding_id}", f"fixed-{finding_id}"))
+    variant = f"fixed-{finding_id}"
+    run = f"`rmap-verify prove --variant {variant} --json proofs/results/prove-{variant}.json`"
+    if r is None:
+        return f"## Leave-one-out\n\nNot run yet: {run} runs it.\n"
+    verdict = (
+        f"holds: without the fix, `fixed` fails with a counterexample only {finding_id}'s fix removes, "
+        "and with it the obligation proves"
+        if r.passed
+        else f"does not hold ({r.status})"
+    )
+    return f"## Leave-one-out\n\n{verdict} ({run}).\n"
 
 
 def c_section(finding_id: str, results: Mapping[str, Any] | None) -> str:

@@ -40,6 +40,7 @@ from proofs.tool.docgen.sources import (
     z3_formulas,
 )
 from proofs.tool.docgen.traces_page import traces_page
+from proofs.tool.docgen.trusted_page import trusted_page
 from proofs.tool.paths import DOCS_SRC, RESULTS
 
 DOCS = "docs"
@@ -148,6 +149,7 @@ def generate(seed: SeedFacts) -> dict[str, str]:
         pages[f"findings/{f.id}.md"] = finding_page(f, ctx)
     pages["traces.md"] = traces_page()
     pages["cli.md"] = cli_page()
+    pages["trusted.md"] = trusted_page()
 
     def entry(name: str) -> tuple[str, str]:
         return ("Home" if name == "index.md" else _title(pages[name], name)), name
@@ -155,7 +157,7 @@ def generate(seed: SeedFacts) -> dict[str, str]:
     first = [n for n in ("index.md", "getting-started.md") if n in pages]
     rest_src = [n for n, _ in src if n not in first]
     nav: list[tuple[str, str | Sequence[tuple[str, str]]]] = [entry(n) for n in first]
-    nav += [entry(n) for n in ("invariants.md", "obligations.md", "seed.md")]
+    nav += [entry(n) for n in ("invariants.md", "obligations.md", "trusted.md", "seed.md")]
     nav.append(("Findings", [entry("findings/index.md"), *(entry(f"findings/{f.id}.md") for f in FINDINGS)]))
     nav += [entry("traces.md"), entry("cli.md")]
     if rest_src:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from impl.fixes import FIXES
 from impl.trace import replay
 from impl.variants import VARIANTS
 from proofs.obligation import Obligation
@@ -81,7 +82,7 @@ class ProofResult:
 def prove_reports() -> dict[str, dict[str, Any]]:
     """variant -> its committed ``rmap-verify prove --json`` report."""
     found = {}
-    for variant in VARIANTS:
+    for variant in (*VARIANTS, *(f"fixed-{f}" for f in FIXES)):  # fixed-Fn: the leave-one-out runs
         report = load_json(RESULTS / f"prove-{variant}.json")
         if isinstance(report, dict):
             found[variant] = report
