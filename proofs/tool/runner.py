@@ -29,7 +29,8 @@ from typing import TextIO
 from rich.table import Table
 from rich.text import Text
 
-from impl.variants import VARIANTS
+from impl.fixes import FIXES
+from impl.variants import VARIANTS, fixes_of
 from proofs.findings import FINDINGS
 from proofs.obligation import Obligation, Outcome
 from proofs.tool import cli
@@ -56,6 +57,13 @@ ENGINES = {
 def wall_limit(timeout: float) -> float:
     """Seconds of wall time after which an obligation's process is killed."""
     return GUARD_FACTOR * timeout + GUARD_GRACE
+
+
+def rounds(ob: Obligation) -> int:
+    """How many runs the obligation may take: one, and on a variant made of fixes one more per
+    missing fix (attribution runs it again with each finding found fixed)."""
+    fixes = fixes_of(ob.variant)
+    return 1 if fixes is None else 1 + len(FIXES) - len(fixes)
 
 
 def keywords(ob: Obligation) -> tuple[str, ...]:
@@ -145,7 +153,7 @@ def prove(
 
     On Ctrl-C: Stopped, holding (index, Result) of each obligation that finished."""
     guard = wall_limit(timeout) if limit is None else limit
-    tasks = [(ob, timeout, guard, cex_dir) for ob in obligations]
+    tasks = [(ob, timeout, guard * rounds(ob), cex_dir) for ob in obligations]
     results: dict[int, Result] = {}
     try:
         tick = progress.tick if progress else None

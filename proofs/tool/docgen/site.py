@@ -21,7 +21,7 @@ from proofs.findings import FINDINGS
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK
 from proofs.tool.docgen import figures, seed_facts
 from proofs.tool.docgen.cli_page import cli_page
-from proofs.tool.docgen.findings_page import finding_page, findings_index
+from proofs.tool.docgen.findings_page import finding_page, findings_index, readme_with_findings
 from proofs.tool.docgen.invariants_page import invariants_page
 from proofs.tool.docgen.obligations_page import obligations_page
 from proofs.tool.docgen.seed_facts import SeedFacts
@@ -163,6 +163,7 @@ def generate(seed: SeedFacts) -> dict[str, str]:
     if rest_src:
         nav.append(("Guides", [entry(n) for n in rest_src]))
     files = {f"{DOCS}/{name}": _normalise(text) for name, text in pages.items()}
+    files["README.md"] = readme_with_findings((ROOT / "README.md").read_text(encoding="utf-8"), ctx)
     files[MKDOCS_YML] = mkdocs_config(nav)
     return dict(sorted(files.items()))
 
