@@ -123,7 +123,13 @@ class Derivation:
 
     @property
     def explained(self) -> bool:
-        return bool(self.found) and all(a.explained for a, _ in self.found) and self.last.passed
+        """Every counterexample found on the way is explained (the last run may still be unknown)."""
+        return bool(self.found) and all(a.explained for a, _ in self.found)
+
+    @property
+    def complete(self) -> bool:
+        """Explained, and the obligation then proved: every finding behind it was found."""
+        return self.explained and self.last.passed
 
     @property
     def findings(self) -> tuple[str, ...]:

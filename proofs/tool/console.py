@@ -282,7 +282,11 @@ def result_line(result: Result) -> str:
     ob, outcome = result.obligation, result.outcome
     line = f"{outcome.status:<14} {outcome.seconds:7.2f} s  {ob.ident}"
     if result.explained:
-        line += f"  ({', '.join(result.findings)})"
+        last = result.outcome.detail.get("last") or {}
+        then = (
+            "" if last.get("status") in (None, "proved") else f"; then {last['status']} on {last['variant']}"
+        )
+        line += f"  ({', '.join(result.findings)}{then})"
     elif result.unexplained:
         line += "  (no finding explains this)"
     return line

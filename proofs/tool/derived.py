@@ -28,6 +28,7 @@ def with_findings(obligation: Obligation, outcome: Outcome, timeout: float, cex_
         **outcome.detail,
         "findings": rows,
         "explained": derivation.explained,
+        "complete": derivation.complete,
         "last": {"variant": derivation.last_variant, "status": last.status},
     }
     seconds = outcome.seconds + sum(found.seconds for _, found in derivation.found[1:])

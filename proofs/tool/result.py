@@ -30,8 +30,11 @@ class Result:
 
     @property
     def explained(self) -> bool:
-        """A counterexample whose every round a finding explains, the last fix set proving it."""
-        return self.outcome.status == "counterexample" and bool(self.outcome.detail.get("explained"))
+        """A counterexample each of whose violations, in every round, some finding's fix removes."""
+        rows = self.outcome.detail.get("findings") or ()
+        return (
+            self.outcome.status == "counterexample" and bool(rows) and not any(r["unexplained"] for r in rows)
+        )
 
     @property
     def unexplained(self) -> bool:

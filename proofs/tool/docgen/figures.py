@@ -119,10 +119,15 @@ def _contract_function(function: str) -> str:
 def _explained(stem: str) -> str:
     counts: dict[str, int] = {}
     for row in _rows(stem):
-        if row.get("explained"):
-            for f in row["findings"]:
+        rows = (row.get("detail") or {}).get("findings") or ()
+        if row["status"] == "counterexample" and rows and not any(r["unexplained"] for r in rows):
+            for f in dict.fromkeys(f for r in rows for f in r["findings"]):
                 counts[f] = counts.get(f, 0) + 1
-    unexplained = sum(1 for row in _rows(stem) if row.get("unexplained"))
+    unexplained = sum(
+        1
+        for row in _rows(stem)
+        if row["status"] == "counterexample" and not (row.get("detail") or {}).get("findings")
+    )
     text = ", ".join(f"{f} ({n})" for f, n in sorted(counts.items())) or "no finding"
     return text + (f"; {unexplained} failure(s) no finding explains" if unexplained else "")
 

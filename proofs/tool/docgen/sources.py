@@ -79,6 +79,14 @@ class ProofResult:
         return self.status == "proved"
 
 
+def _explained_findings(detail: Mapping[str, Any]) -> tuple[str, ...]:
+    """The findings of a committed result whose every counterexample a finding explains."""
+    rows = detail.get("findings") or ()
+    if not rows or any(r["unexplained"] for r in rows):
+        return ()
+    return tuple(dict.fromkeys(f for r in rows for f in r["findings"]))
+
+
 def prove_reports() -> dict[str, dict[str, Any]]:
     """variant -> its committed ``rmap-verify prove --json`` report."""
     found = {}
@@ -105,7 +113,7 @@ def proof_results(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, s
                 str(row.get("conjunct") or ""),
                 tuple(replay.get("shows") or ()),
                 tuple(detail.get("trace") or ()),
-                tuple(row.get("findings") or ()) if row.get("explained") else (),
+                _explained_findings(detail),
                 tuple(detail.get("findings") or ()),
             )
     return found
