@@ -152,8 +152,11 @@ def prove(
     """Discharge the obligations on ``jobs`` processes; results in the given order.
 
     On Ctrl-C: Stopped, holding (index, Result) of each obligation that finished."""
-    guard = wall_limit(timeout) if limit is None else limit
-    tasks = [(ob, timeout, guard * rounds(ob), cex_dir) for ob in obligations]
+    # An explicit limit is the limit; else the guard grows with attribution's rounds.
+    tasks = [
+        (ob, timeout, wall_limit(timeout) * rounds(ob) if limit is None else limit, cex_dir)
+        for ob in obligations
+    ]
     results: dict[int, Result] = {}
     try:
         tick = progress.tick if progress else None
