@@ -20,7 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
-from impl.variants import VARIANTS
+from impl.variants import VARIANTS, UnknownVariant, variant_class
 from proofs.tool.mutants.scope import STAGE_NAMES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -91,9 +91,23 @@ def _command(
 
 
 def _variant(parser: argparse.ArgumentParser, *, allow_all: bool = False, default: str = "fixed") -> None:
-    choices = [*VARIANTS, "all"] if allow_all else list(VARIANTS)
+    def variant(name: str) -> str:
+        if allow_all and name == "all":
+            return name
+        try:
+            variant_class(name)
+        except UnknownVariant as why:
+            raise argparse.ArgumentTypeError(str(why)) from None
+        return name
+
+    listed = ", ".join([*VARIANTS, *(["all"] if allow_all else [])])
     parser.add_argument(
-        "--variant", choices=choices, default=default, help=f"implementation (default {default})"
+        "--variant",
+        type=variant,
+        default=default,
+        metavar="NAME",
+        help=f"implementation: {listed}, seed+Fn..., fixed-Fn..., or a wrong variant of "
+        f"impl/wrong_variants.py (default {default})",
     )
 
 
