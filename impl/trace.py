@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec import UNSET
+
 from impl.abstraction import Unabstractable, chain_nodes, rmap_entries
 from impl.callers import CallerPrecondition, map_pte, reclaim, zap_pte
 from impl.flush_rules import flush_violations
@@ -51,8 +53,10 @@ from impl.trace_schema import (
     Op,
     PageAddRmap,
     PageRemoveRmap,
+    Paths,
     Reclaim,
     Referenced,
+    ScheduleStep,
     SchemaError,
     SetPage,
     SetPte,
@@ -78,13 +82,28 @@ from impl.world import (
     swap_cache_problem,
 )
 
-__all__ = ["OPS", "Session", "TraceError", "apply_line", "parse_trace", "replay", "replay_on"]
+__all__ = [
+    "OPS",
+    "Session",
+    "TraceError",
+    "apply_line",
+    "parse_trace",
+    "replay",
+    "replay_on",
+    "schedule_line",
+]
 
 OTHER_CPU = "cpu1"
 
 
 class TraceError(ValueError):
     """A malformed trace line; the message is one line naming it."""
+
+
+# A schedule (``paths`` and its ``step`` operations) suspends kernel paths at
+# their lock acquisitions; only the interleaving engine (proofs.interleave)
+# can do that, so a plain session refuses it.
+NO_SCHEDULE = "a concurrent schedule runs only on the interleaving engine (rmap-verify replay), not here"
 
 
 @dataclass
@@ -119,6 +138,19 @@ class Session:
         if name not in self.k.mms:
             raise TraceError(f"unknown mm {name!r}")
         return self.k.mms[name]
+
+    def run(self, op: Op) -> Any:
+        """Run one validated operation and nothing else: no record, no spec check
+        (a setup nobody reads); a caller precondition or a kernel fault raises."""
+        if isinstance(op, World):
+            try:
+                self.start(op)
+            except WorldError as why:
+                raise TraceError(str(why)) from None
+            return None
+        if self.rmap is None:
+            raise TraceError("the first operation must be 'world'")
+        return _ACTIONS[type(op)](self, op)
 
     def apply(self, op: Mapping[str, Any] | Op) -> dict[str, Any]:
         """Run one operation (validated here when given as plain data) and return its state record."""
@@ -329,6 +361,10 @@ def _unlock_op(s: Session, op: Unlock) -> None:
     _lock(s, op.mm, False)
 
 
+def _schedule(s: Session, op: Paths | ScheduleStep) -> None:
+    raise TraceError(NO_SCHEDULE)
+
+
 _ACTIONS: dict[type[Op], Callable[[Session, Any], Any]] = {
     Map: _map,
     Zap: _zap,
@@ -345,6 +381,8 @@ _ACTIONS: dict[type[Op], Callable[[Session, Any], Any]] = {
     Mlock: _mlock,
     Vmas: _vmas,
     FailAlloc: _fail_alloc,
+    Paths: _schedule,
+    ScheduleStep: _schedule,
 }
 
 
@@ -370,9 +408,11 @@ class _Names:
     ptes: set[str] = field(default_factory=set)
     mms: set[str] = field(default_factory=set)
     swap: dict[int, int] = field(default_factory=dict)
+    cpus: int | None = None  # the paths of this world's paths operation, once there is one
 
     def check(self, op: Op) -> None:
         if isinstance(op, World):
+            self.cpus = None
             try:
                 as_world(op)
             except WorldError as why:
@@ -384,13 +424,11 @@ class _Names:
                 dict(op.swap),
             )
             return
+        if isinstance(op, Paths | ScheduleStep) or self.cpus is not None:
+            self._check_schedule(op)
+            return
         pfn, pte, mm = (getattr(op, key, None) for key in ("pfn", "pte", "mm"))
-        if pfn is not None and pfn not in self.pages:
-            raise TraceError(f"pfn: unknown page {pfn}")
-        if pte is not None and pte not in self.ptes:
-            raise TraceError(f"pte: unknown pte {pte!r}")
-        if mm is not None and mm not in self.mms:
-            raise TraceError(f"mm: unknown mm {mm!r}")
+        self._check_names(pfn, pte, mm)
         if isinstance(op, Vmas):
             try:
                 check_vmas(f"mm {op.mm}", op.vmas)
@@ -404,6 +442,41 @@ class _Names:
             if problem:
                 raise TraceError(problem)
             self.pages[op.pfn] = (swapcache, index)
+
+    def _check_names(self, pfn: int | None, pte: str | None, mm: str | None) -> None:
+        if pfn is not None and pfn not in self.pages:
+            raise TraceError(f"pfn: unknown page {pfn}")
+        if pte is not None and pte not in self.ptes:
+            raise TraceError(f"pte: unknown pte {pte!r}")
+        if mm is not None and mm not in self.mms:
+            raise TraceError(f"mm: unknown mm {mm!r}")
+
+    def _check_schedule(self, op: Op) -> None:
+        """One paths operation per world, only steps after it, each of a CPU it started."""
+        if isinstance(op, Paths):
+            if self.cpus is not None:
+                raise TraceError("a world has one paths operation; start a new world for another")
+            for n, path in enumerate(op.paths):
+                given = {key for key in ("pte", "pfn") if getattr(path, key) is not UNSET}
+                needed = _PATH_KEYS[path.kind]
+                if given != needed:
+                    keys = " and ".join(sorted(needed))
+                    raise TraceError(f"paths[{n}]: a {path.kind} path has {keys}, nothing else")
+                self._check_names(
+                    path.pfn if isinstance(path.pfn, int) else None,
+                    path.pte if isinstance(path.pte, str) else None,
+                    None,
+                )
+            self.cpus = len(op.paths)
+        elif not isinstance(op, ScheduleStep):
+            raise TraceError("only step operations follow a paths operation (until the next world)")
+        elif self.cpus is None:
+            raise TraceError("a step needs a paths operation before it")
+        elif op.cpu not in {f"cpu{n}" for n in range(self.cpus)}:
+            raise TraceError(f"cpu: unknown cpu {op.cpu!r} (the paths run on cpu0..cpu{self.cpus - 1})")
+
+
+_PATH_KEYS = {"fault": {"pte", "pfn"}, "zap": {"pte"}, "reclaim": {"pfn"}}
 
 
 def parse_trace(lines: Iterable[str | bytes], source: str) -> list[tuple[int, Op]]:
@@ -433,6 +506,11 @@ def parse_trace(lines: Iterable[str | bytes], source: str) -> list[tuple[int, Op
     if not ops:
         raise TraceError(f"{source}: the trace is empty (its first line must be a 'world' operation)")
     return ops
+
+
+def schedule_line(ops: Iterable[tuple[int, Op]]) -> int | None:
+    """The line of the trace's first paths operation (a concurrent schedule), or None."""
+    return next((number for number, op in ops if isinstance(op, Paths)), None)
 
 
 def apply_line(session: Session, source: str, number: int, op: Op) -> dict[str, Any]:

@@ -228,6 +228,61 @@ class FailAlloc(Op, tag="fail_alloc"):
     after: Annotated[int, Meta(ge=0, le=MAX_FAILURES, description="allocations that succeed first")] = 0
 
 
+class PathEntry(Entry):
+    """A concurrent kernel path (``paths[]`` of a ``paths`` operation): fault maps pte to page
+    pfn, zap clears pte, reclaim runs shrink_cache on page pfn (retried once the others finish when
+    it answers SWAP_AGAIN)."""
+
+    kind: Literal["fault", "zap", "reclaim"]
+    pte: Annotated[Name, Meta(description="fault, zap: a declared pte")] | UnsetType = UNSET
+    pfn: Annotated[Pfn, Meta(description="fault, reclaim: a declared page")] | UnsetType = UNSET
+
+
+MAX_PATHS = 8  # CPUs of one schedule
+
+
+class Paths(Op, tag="paths"):
+    """Start concurrent kernel paths, the i-th on CPU cpui, with every lock free; each runs to its first
+    lock acquisition and waits there. Only step operations may follow, until the next world."""
+
+    level = "caller"
+    paths: Annotated[list[PathEntry], Meta(min_length=1, max_length=MAX_PATHS)]
+    blocking_trylock: Annotated[
+        bool, Meta(description="try_to_unmap_one's spin_trylock is a spin_lock (the edit that deadlocks)")
+    ] = False
+
+
+StepText = Annotated[str, Meta(max_length=128)]
+
+
+class ScheduleStep(Op, tag="step"):
+    """CPU cpu makes the lock acquisition it waits at and runs to its next one (or to its end). The
+    other keys, when given, say what the step does and must be what it does: a step that cannot happen
+    (its lock is held, another acquisition is next, another answer) is rejected."""
+
+    level = "caller"
+    cpu: Annotated[Name, Meta(description="a CPU of the paths operation: cpu0, cpu1, ...")]
+    path: Annotated[StepText, Meta(description="its path, e.g. reclaim page 1")] | UnsetType = UNSET
+    acquires: (
+        Annotated[
+            Literal["spin_lock", "spin_trylock", "pte_chain_lock", "await"],
+            Meta(description="the primitive; await: reclaim waits for the others to finish, then retries"),
+        ]
+        | UnsetType
+    ) = UNSET
+    lock: Annotated[StepText, Meta(description="the lock, e.g. A.page_table_lock")] | UnsetType = UNSET
+    at: (
+        Annotated[StepText, Meta(description="the function acquiring, e.g. try_to_unmap_one(p0)")] | UnsetType
+    ) = UNSET
+    answer: (
+        Annotated[StepText, Meta(description="acquired, failed (a spin_trylock), retrying")] | UnsetType
+    ) = UNSET
+    releases: (
+        Annotated[list[StepText], Meta(max_length=16, description="the locks the step releases, in order")]
+        | UnsetType
+    ) = UNSET
+
+
 AnyOp = (
     World
     | Map
@@ -245,6 +300,8 @@ AnyOp = (
     | Mlock
     | Vmas
     | FailAlloc
+    | Paths
+    | ScheduleStep
 )
 OPS: dict[str, type[Op]] = {str(cls.__struct_config__.tag): cls for cls in AnyOp.__args__}
 WORLD_ENTRIES: dict[str, type[Entry]] = {
@@ -253,6 +310,8 @@ WORLD_ENTRIES: dict[str, type[Entry]] = {
     "mms[].vmas[]": VmaEntry,
     "ptes[]": PteEntry,
 }
+# The parts of a paths operation.
+PATH_ENTRIES: dict[str, type[Entry]] = {"paths[]": PathEntry}
 _DECODER = msgspec.json.Decoder(AnyOp)
 
 

@@ -1,4 +1,4 @@
-"""One interleaving in progress: a fresh world and one thread per path.
+"""One interleaving in progress: paths started on a kernel, one thread per path.
 
 Each path (fault, zap, reclaim) is impl/'s own caller (``impl.callers``)
 running unchanged in a thread of its own; the threads never run at the
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Literal
 
 from impl.callers import ReclaimResult, map_pte, reclaim, zap_pte
+from impl.invariants import violations
 from impl.kernel import (
     MM,
     SWAP_AGAIN,
@@ -31,13 +32,11 @@ from impl.kernel import (
     PteVal,
     _Misread,
     _Null,
-    ptep_test_and_clear_young,
 )
 from impl.rmap_seed import SeedRmap
 from impl.variants import variant_class
-from impl.world import build_world
 from proofs.interleave.locks import RETRY_WAIT, Acquire, ConcurrentKernel, LockKey, lock_label, observed
-from proofs.interleave.world import PathSpec, World
+from proofs.interleave.world import PathSpec
 from spec.ops import ACTIVATE
 
 # ---------------------------------------------------------------- executions
@@ -60,6 +59,7 @@ class PathRun:
     pending: Acquire | None = None
     frames: tuple[Frame, ...] = ()
     fault: str | None = None
+    error: Exception | None = None  # what stopped a crashed path
     attempt: int = 1
     again: frozenset[str] = frozenset()  # ptes answered SWAP_AGAIN on the first attempt
     abort: bool = False
@@ -73,20 +73,33 @@ class PathRun:
 @dataclass(frozen=True)
 class StepRecord:
     """One step of an interleaving, for people: who moved, what it acquired,
-    how that went, and every lock held afterwards (by path label)."""
+    how that went, what it released (in order), and every lock held
+    afterwards (by path label)."""
 
     path: str
     cpu: str
     acquire: Acquire
-    result: str
+    answer: str  # acquired, failed (a spin_trylock), retrying
+    finished: bool  # the path ran to its end in this step
+    crash: str | None  # why the path stopped with a fault in this step
+    released: tuple[str, ...]
     holds: dict[str, list[str]]
+
+    @property
+    def result(self) -> str:
+        if self.crash:
+            return f"crashed: {self.crash}"
+        if self.answer == "failed":
+            return "failed: SWAP_AGAIN"
+        return f"{self.answer}, then the path finished" if self.finished else self.answer
 
     def line(self, number: int) -> str:
         held = (
             "; ".join(f"{who} holds {', '.join(locks)}" for who, locks in self.holds.items())
             or "no lock held"
         )
-        return f"{number}. {self.path} [{self.cpu}]: {self.acquire.describe()} -> {self.result} | {held}"
+        did = self.result + (f"; releases {', '.join(self.released)}" if self.released else "")
+        return f"{number}. {self.path} [{self.cpu}]: {self.acquire.describe()} -> {did} | {held}"
 
 
 @dataclass(frozen=True)
@@ -117,23 +130,16 @@ class StepEvents:
 
 
 class Execution:
-    """One interleaving in progress: a fresh world and one thread per path."""
+    """One interleaving in progress: ``paths`` started on kernel ``k`` (the
+    state the trace's operations before them made), one thread each."""
 
-    def __init__(self, world: World, variant: str, *, blocking: bool) -> None:
-        k = ConcurrentKernel.adopt(build_world(world.desc), trylock_blocks=blocking)
-        rmap = observed(variant_class(variant))(k)
-        rmap.pte_chain_init()
-        k.cpu = "setup"
-        for pte, pfn in world.premapped:
-            if map_pte(rmap, k.ptes[pte], k.pfn_to_page(pfn)) != "mapped":
-                raise ValueError(f"world {world.name}: cannot map {pte}")
-            ptep_test_and_clear_young(k.ptes[pte])
+    def __init__(self, k: ConcurrentKernel, rmap: SeedRmap, paths: Sequence[PathSpec]) -> None:
         self.k, self.rmap = k, rmap
         k.on_acquire = self._point
         rmap.on_unmap_answer = self._answered  # type: ignore[attr-defined]
         self.back = threading.Semaphore(0)
         self.events = StepEvents()
-        self.paths = [PathRun(i, spec, f"cpu{i}") for i, spec in enumerate(world.paths)]
+        self.paths = [PathRun(i, spec, f"cpu{i}") for i, spec in enumerate(paths)]
         self.current = self.paths[0]
         for path in self.paths:
             thread = threading.Thread(target=self._run, args=(path,), daemon=True)
@@ -141,7 +147,17 @@ class Execution:
             self._resume(path)
             if path.status == "crashed" or path.pending is None:
                 self.close()
-                raise ValueError(f"world {world.name}: {path.spec.label()} cannot start: {path.fault}")
+                raise ValueError(f"{path.spec.label()} cannot start: {path.fault or 'it takes no lock'}")
+
+    @classmethod
+    def on(
+        cls, k: Kernel, variant: str, paths: Sequence[PathSpec], *, blocking: bool, debug_rmap: bool = False
+    ) -> Execution:
+        """``paths`` started on ``k`` (given up to it) with variant's rmap,
+        checking the seed's locking comments; with ``blocking``,
+        try_to_unmap_one's spin_trylock is a spin_lock."""
+        concurrent = ConcurrentKernel.adopt(k, trylock_blocks=blocking)
+        return cls(concurrent, observed(variant_class(variant))(concurrent, debug_rmap=debug_rmap), paths)
 
     # -- inside the path threads
     def _run(self, path: PathRun) -> None:
@@ -153,7 +169,7 @@ class Execution:
         except _Abandon:
             pass
         except Exception as why:  # a kernel fault, or impl/ failing in any other way
-            path.status, path.fault = "crashed", f"{type(why).__name__}: {why}"
+            path.status, path.fault, path.error = "crashed", f"{type(why).__name__}: {why}", why
             self.events.crash = f"{path.spec.label()}: {path.fault}"
         finally:
             path.pending, path.frames = None, ()
@@ -226,16 +242,17 @@ class Execution:
         assert acquire is not None and self._can_move(path), "the explorer picked a path that cannot move"
         self.events = StepEvents()
         self.k.last_trylock = None
+        self.k.released = []
         self._resume(path)
-        result = "acquired, then the path finished" if path.done else "acquired"
+        answer = "retrying" if acquire is RETRY_WAIT else "acquired"
         if acquire.primitive == "spin_trylock" and not self.k.last_trylock:
-            result = "failed: SWAP_AGAIN"
+            answer = "failed"
             self._trylock_failed(path, acquire.key)
-        elif acquire is RETRY_WAIT:
-            result = "retrying"
-        if path.status == "crashed":
-            result = f"crashed: {path.fault}"
-        return StepRecord(path.spec.label(), path.cpu, acquire, result, self.holds())
+        released = tuple(lock_label(key) for key in self.k.released)
+        crash = path.fault if path.status == "crashed" else None
+        return StepRecord(
+            path.spec.label(), path.cpu, acquire, answer, path.done, crash, released, self.holds()
+        )
 
     def _trylock_failed(self, path: PathRun, key: LockKey) -> None:
         self.events.trylock_failed = True
@@ -264,6 +281,35 @@ class Execution:
             name = holder.spec.label() if holder else str(self.k.holder(p.pending.key))
             out.append(Wait(p.spec.label(), p.cpu, p.pending, name))
         return out
+
+    def blocker(self, path: PathRun) -> str | None:
+        """Why ``path`` cannot move now (None when it can): who holds its lock, or who has not finished."""
+        acquire = path.pending
+        if acquire is None or self._can_move(path):
+            return None
+        if acquire is RETRY_WAIT:
+            busy = [
+                p.spec.label()
+                for p in self.paths
+                if p is not path and not p.done and p.pending is not RETRY_WAIT
+            ]
+            return f"it retries only once the others have finished ({', '.join(busy)} has not)"
+        holder = self._path_of(self.k.holder(acquire.key))
+        who = f"{holder.cpu} ({holder.spec.label()})" if holder else str(self.k.holder(acquire.key))
+        return f"{lock_label(acquire.key)} is held by {who}"
+
+    def checked_violations(self) -> dict[str, list[str]] | None:
+        """The invariants broken at a state where they must hold: where no lock
+        is held, and where every path has finished (a lock still held then is
+        a violation of rep_locks_released for every CPU); None elsewhere."""
+        done = all(p.done for p in self.paths)
+        if not (done or self.quiescent()):
+            return None
+        bad = violations(self.k)
+        if done and not self.quiescent():
+            leaked = [f"{what} still held after every path finished" for what in self.leaks()]
+            bad["rep_locks_released"] = [*bad.get("rep_locks_released", []), *leaked]
+        return bad
 
     def deadlocked(self) -> bool:
         return any(not p.done for p in self.paths) and not self.enabled()

@@ -12,8 +12,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from impl.invariants import violations
 from proofs.interleave.execution import Execution, StepEvents, StepRecord, Wait
+from proofs.interleave.schedule import start_world
 from proofs.interleave.world import World
 
 
@@ -24,9 +24,14 @@ def is_sequential(schedule: tuple[int, ...]) -> bool:
     return len(stretches) == len(set(stretches))
 
 
+def alone(schedule: tuple[int, ...]) -> bool:
+    """Only one path moved: it shows what it shows with no other path's help."""
+    return len(set(schedule)) <= 1
+
+
 def replay(world: World, variant: str, schedule: tuple[int, ...], *, blocking: bool) -> Execution:
     """A fresh execution advanced through ``schedule`` (path indices)."""
-    ex = Execution(world, variant, blocking=blocking)
+    ex = start_world(world, variant, blocking=blocking)
     for index in schedule:
         ex.step(index)
     return ex
@@ -36,7 +41,7 @@ def interleaving(
     world: World, variant: str, schedule: tuple[int, ...], *, blocking: bool
 ) -> tuple[list[StepRecord], list[Wait]]:
     """The steps of ``schedule`` replayed on impl/, and what is then waited for."""
-    ex = Execution(world, variant, blocking=blocking)
+    ex = start_world(world, variant, blocking=blocking)
     try:
         steps = [ex.step(index) for index in schedule]
         return steps, ex.waits() if ex.deadlocked() else []
@@ -52,7 +57,11 @@ class Exploration:
     """What exhaustive exploration of one world, variant and mode found.
 
     Lists of schedules keep the first (shortest, by breadth-first order)
-    witness of each kind.
+    witness of each kind.  Of the violations, the first reached by a
+    schedule that really interleaves (some path stops at a lock and resumes
+    after another moved) is kept apart, and for each violated invariant the
+    sequential schedule (whole paths, one after another) with the fewest
+    paths that shows it: where one path alone does, no interleaving is needed.
     """
 
     world: World
@@ -72,9 +81,8 @@ class Exploration:
     deadlocks: list[tuple[int, ...]] = field(default_factory=list)
     finals: set[Hashable] = field(default_factory=set)  # fingerprints of the states where all paths are done
     violations: list[tuple[tuple[int, ...], dict[str, list[str]]]] = field(default_factory=list)
-    # The first violation reached by running whole paths one after another,
-    # which a sequential trace (impl.trace) can replay.
-    sequential_violation: tuple[tuple[int, ...], dict[str, list[str]]] | None = None
+    interleaved_violation: tuple[tuple[int, ...], dict[str, list[str]]] | None = None
+    sequential: dict[str, tuple[int, ...]] = field(default_factory=dict)  # invariant -> fewest-path schedule
     violated: set[str] = field(default_factory=set)
     not_transient: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
     crashes: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
@@ -108,7 +116,7 @@ def explore(world: World, variant: str, *, blocking: bool, budget: float, dedup:
     """
     start = time.perf_counter()
     out = Exploration(world, variant, blocking)
-    root = Execution(world, variant, blocking=blocking)
+    root = start_world(world, variant, blocking=blocking)
     seen = {root.fingerprint()}
     _visit(out, root, ())
     root.close()
@@ -160,15 +168,17 @@ def _visit(out: Exploration, ex: Execution, schedule: tuple[int, ...]) -> None:
     if done:
         out.final_states += 1
         out.finals.add(ex.fingerprint())
-    if ex.quiescent() or done:
-        out.quiescent_checked += 1
-        bad = violations(ex.k)
-        if done and not ex.quiescent():
-            # rep_locks_released for every CPU: each path is between kernel paths now.
-            leaked = [f"{what} still held after every path finished" for what in ex.leaks()]
-            bad["rep_locks_released"] = [*bad.get("rep_locks_released", []), *leaked]
-        if bad and not set(bad) <= out.violated:
-            out.violated |= set(bad)
-            out.violations.append((schedule, bad))
-        if bad and out.sequential_violation is None and is_sequential(schedule):
-            out.sequential_violation = (schedule, bad)
+    bad = ex.checked_violations()
+    if bad is None:
+        return
+    out.quiescent_checked += 1
+    if bad and not set(bad) <= out.violated:
+        out.violated |= set(bad)
+        out.violations.append((schedule, bad))
+    if bad and out.interleaved_violation is None and not is_sequential(schedule):
+        out.interleaved_violation = (schedule, bad)
+    if is_sequential(schedule):
+        for name in bad:
+            known = out.sequential.get(name)
+            if known is None or len(set(schedule)) < len(set(known)):
+                out.sequential[name] = schedule

@@ -71,6 +71,7 @@ class ConcurrentKernel(Kernel):
     trylock_blocks: bool = False
     on_acquire: Callable[[Acquire], None] | None = None
     last_trylock: bool | None = None  # what the step's spin_trylock answered
+    released: list[LockKey] = field(default_factory=list)  # the step's releases, in order
 
     @classmethod
     def adopt(cls, k: Kernel, *, trylock_blocks: bool) -> ConcurrentKernel:
@@ -124,6 +125,10 @@ class ConcurrentKernel(Kernel):
         self.last_trylock = super().spin_trylock(lock)
         return self.last_trylock
 
+    def spin_unlock(self, lock: SpinLock) -> None:
+        super().spin_unlock(lock)
+        self.released.append(self.lock_key(lock))
+
     def pte_chain_lock(self, page: Page) -> None:
         self._acquiring("pte_chain_lock", ("chain", page.pfn), True)
         super().pte_chain_lock(page)
@@ -132,6 +137,7 @@ class ConcurrentKernel(Kernel):
     def pte_chain_unlock(self, page: Page) -> None:
         super().pte_chain_unlock(page)
         self.chain_holders.pop(page.pfn, None)
+        self.released.append(("chain", page.pfn))
 
 
 class LockingRuleBroken(Exception):

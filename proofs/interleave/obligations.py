@@ -28,9 +28,10 @@ from typing import Any
 from impl.invariants import ALL_INVARIANTS
 from impl.variants import VARIANTS
 from proofs.interleave.execution import StepRecord, Wait
-from proofs.interleave.explore import Exploration, explore, interleaving
+from proofs.interleave.explore import Exploration, alone, explore, interleaving
 from proofs.interleave.locks import lock_label
-from proofs.interleave.world import World, make_world, sequential_trace
+from proofs.interleave.schedule import replay_schedule, schedule_trace
+from proofs.interleave.world import World, make_world
 from proofs.obligation import Obligation, Outcome
 
 # The worlds every obligation explores completely (make_world's arguments:
@@ -82,7 +83,8 @@ def _summaries(found: list[Exploration]) -> list[dict[str, Any]]:
 
 
 def _witness(e: Exploration, schedule: tuple[int, ...], *, blocking: bool) -> dict[str, Any]:
-    """The replayed interleaving of ``schedule``: what a person reads."""
+    """The replayed interleaving of ``schedule``: what a person reads, and
+    the trace (``trace``) that `rmap-verify replay` runs step by step."""
     steps, waits = interleaving(e.world, e.variant, schedule, blocking=blocking)
     return {
         "world": e.world.name,
@@ -96,12 +98,32 @@ def _witness(e: Exploration, schedule: tuple[int, ...], *, blocking: bool) -> di
                 "lock": lock_label(s.acquire.key) if s.acquire.key else None,
                 "in": s.acquire.where,
                 "result": s.result,
+                "releases": list(s.released),
                 "holds": s.holds,
             }
             for s in steps
         ],
         "waits": [w.line() for w in waits],
+        "trace": schedule_trace(e.world, steps, blocking=blocking),
     }
+
+
+def _without_interleaving(found: list[Exploration], names: list[str]) -> dict[str, str]:
+    """For each violated invariant, the fewest whole paths that show it run
+    one after another (in any world explored), when some do."""
+    out = {}
+    for name in names:
+        shown = [(len(set(e.sequential[name])), e) for e in found if name in e.sequential]
+        if not shown:
+            continue
+        _, e = min(shown, key=lambda pair: pair[0])
+        schedule = e.sequential[name]
+        labels = [e.world.paths[i].label() for i in dict.fromkeys(schedule)]
+        how = (
+            f"{labels[0]} alone shows it" if alone(schedule) else f"{', then '.join(labels)}, whole, show it"
+        )
+        out[name] = f"{how} ({e.world.name})"
+    return out
 
 
 def _crashed(found: list[Exploration]) -> Outcome | None:
@@ -157,20 +179,20 @@ def prove_consistency(ob: Obligation, timeout: float) -> Outcome:
         return stop
     failing = [e for e in found if e.violations]
     if failing:
-        # A violation that whole paths run one after another reach is shown
-        # by a sequential trace that `rmap-verify replay` replays on impl/.
-        sequential = [e for e in failing if e.sequential_violation]
-        e = (sequential or failing)[0]
-        schedule, bad = e.sequential_violation or e.violations[0]
-        trace = {"trace": sequential_trace(e.world, schedule)} if sequential else {}
+        # Shown, where there is one, by a schedule that really interleaves
+        # the paths; the report says which invariants need no interleaving.
+        interleaved = [e for e in failing if e.interleaved_violation]
+        e = (interleaved or failing)[0]
+        schedule, bad = e.interleaved_violation or e.violations[0]
         violated = set().union(*(f.violated for f in failing))
         detail = {
             **_witness(e, schedule, blocking=False),
             "conjunct": ", ".join(sorted(bad)),
             "violations": bad,
             "violated_anywhere": sorted(violated),
+            "interleaved": bool(interleaved),
+            "without_interleaving": _without_interleaving(found, sorted(bad)),
             "explored": _summaries(found),
-            **trace,
         }
         return Outcome("counterexample", 0.0, detail)
     vacuous = _vacuous(
@@ -188,7 +210,8 @@ def prove_deadlock_reachable(ob: Obligation, timeout: float) -> Outcome:
         return Outcome(status, 0.0, {"reason": "no deadlock found", "explored": e.summary()})
     schedule = deadlock_witness(e)
     detail = _witness(e, schedule, blocking=True)
-    if not detail["waits"]:  # the replay on impl/ must deadlock too
+    last = replay_schedule(detail["trace"], ob.variant)[-1]
+    if not detail["waits"] or (last["fault"] or {}).get("kind") != "deadlock":  # the replay must deadlock too
         return Outcome("error", 0.0, {**detail, "reason": "the witness does not deadlock when replayed"})
     return Outcome("proved", 0.0, {**detail, "explored": e.summary()})
 

@@ -80,21 +80,23 @@ def make_world(n_mms: int, n_ptes: int, n_faults: int, n_zaps: int, n_reclaims: 
     return World(name, desc, tuple((p, PAGE_PFN) for p in premapped), tuple(paths))
 
 
-def sequential_trace(world: World, schedule: tuple[int, ...]) -> list[dict[str, Any]]:
-    """The trace operations (impl.trace.OPS) that replay a sequential
-    ``schedule``: the world, its premapped ptes made old, then each path
-    whole, in the order the schedule runs them."""
+def setup_trace(world: World) -> list[dict[str, Any]]:
+    """The trace operations (impl.trace.OPS) that make the kernel the paths
+    start in: the world, then its premapped ptes mapped and made old."""
     ops: list[dict[str, Any]] = [{"op": "world", **world.desc}]
     for pte, pfn in world.premapped:
         ops += [{"op": "map", "pte": pte, "pfn": pfn}, {"op": "set_pte", "pte": pte, "young": False}]
-    for n, index in enumerate(schedule):
-        if n and schedule[n - 1] == index:
-            continue
-        spec = world.paths[index]
-        if spec.kind == "fault":
-            ops.append({"op": "map", "pte": spec.pte, "pfn": spec.pfn})
-        elif spec.kind == "zap":
-            ops.append({"op": "zap", "pte": spec.pte})
-        else:
-            ops.append({"op": "reclaim", "pfn": spec.pfn})
     return ops
+
+
+def paths_op(world: World, *, blocking: bool) -> dict[str, Any]:
+    """The trace's paths operation that starts ``world``'s paths, the i-th on cpui."""
+    entries = [
+        {
+            "kind": p.kind,
+            **({"pte": p.pte} if p.kind != "reclaim" else {}),
+            **({"pfn": p.pfn} if p.kind != "zap" else {}),
+        }
+        for p in world.paths
+    ]
+    return {"op": "paths", "paths": entries, **({"blocking_trylock": True} if blocking else {})}
