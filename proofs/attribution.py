@@ -25,8 +25,9 @@ from itertools import combinations
 from typing import Any
 
 from impl.fixes import FIXES
-from impl.trace import Session, TraceError
+from impl.trace import TraceError
 from impl.variants import fixes_of, variant_name
+from proofs.interleave.schedule import ScheduleSession
 from proofs.obligation import Obligation, Outcome
 
 MAX_FIXES = 2  # a defect needing more fixes than this at once is reported unexplained
@@ -46,11 +47,20 @@ def shown(record: dict[str, Any]) -> list[str]:
 def shows(trace: list[dict[str, Any]], variant: str) -> list[str]:
     """What the trace's last step shows on ``variant`` (nothing when it does not
     replay, or when its last step's caller precondition fails)."""
-    session = Session(variant)
+    return replayed(trace, variant) or []
+
+
+def replayed(trace: list[dict[str, Any]], variant: str) -> list[str] | None:
+    """``shows``, but None when the trace does not replay on ``variant`` at all:
+    a schedule with a step that cannot happen there (the variant takes other
+    locks) says nothing about what a fix removes."""
+    session = ScheduleSession(variant)
     try:
         records = [session.apply(op) for op in trace]
     except TraceError:
-        return []
+        return None
+    finally:
+        session.close()
     if records[-1]["precondition"]:
         return []
     return shown(records[-1])
@@ -100,10 +110,10 @@ def attribute(trace: list[dict[str, Any]], variant: str) -> Attribution:
         return Attribution(variant, (), tuple(seen))
     missing = [f for f in FIXES if f not in base]
     candidates = [fixes for size in range(1, MAX_FIXES + 1) for fixes in combinations(missing, size)]
-    after = {fixes: set(shows(trace, variant_name(base | set(fixes)))) for fixes in candidates}
+    after = {fixes: replayed(trace, variant_name(base | set(fixes))) for fixes in candidates}
     removed, left = [], []
     for name in seen:
-        by = next((fixes for fixes in candidates if name not in after[fixes]), None)
+        by = next((fixes for fixes in candidates if (a := after[fixes]) is not None and name not in a), None)
         if by is None:
             left.append(name)
         else:

@@ -94,12 +94,14 @@ class StepRecord:
         return f"{self.answer}, then the path finished" if self.finished else self.answer
 
     def line(self, number: int) -> str:
-        held = (
-            "; ".join(f"{who} holds {', '.join(locks)}" for who, locks in self.holds.items())
-            or "no lock held"
-        )
-        did = self.result + (f"; releases {', '.join(self.released)}" if self.released else "")
-        return f"{number}. {self.path} [{self.cpu}]: {self.acquire.describe()} -> {did} | {held}"
+        """The step on one line, its path named by its CPU (the locks held
+        afterwards follow from the steps before, so they are left to ``holds``)."""
+        if self.crash:
+            return f"{number}. {self.cpu}: {self.acquire.describe()} -> crashed: {self.crash}"
+        released = f"; releases {', '.join(self.released)}" if self.released else ""
+        ends = "; path ends" if self.finished else ""
+        answer = "failed: SWAP_AGAIN" if self.answer == "failed" else self.answer
+        return f"{number}. {self.cpu}: {self.acquire.describe()} -> {answer}{released}{ends}"
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ def _witness(e: Exploration, schedule: tuple[int, ...], *, blocking: bool) -> di
     return {
         "world": e.world.name,
         "schedule": [e.world.paths[i].label() for i in schedule],
+        "cpus": {f"cpu{i}": spec.label() for i, spec in enumerate(e.world.paths)},
         "interleaving": [s.line(n) for n, s in enumerate(steps, 1)],
         "steps": [
             {

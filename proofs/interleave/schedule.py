@@ -225,6 +225,11 @@ def schedule_trace(
     return [*setup_trace(world), paths_op(world, blocking=blocking), *(step_op(s) for s in steps)]
 
 
+def is_schedule(trace: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether a trace (as operations) runs concurrent paths."""
+    return any(op.get("op") == "paths" for op in trace)
+
+
 def replay_schedule(trace: list[dict[str, Any]], variant: str) -> list[dict[str, Any]]:
     """Every record of the trace replayed on variant (a TraceError when a step cannot happen)."""
     session = ScheduleSession(variant)

@@ -1,9 +1,11 @@
 """Replaying a counterexample on impl/: what the proof claims must show there.
 
 Every counterexample carries a trace (``detail["trace"]``, a list of trace
-operations).  It is written to reports/cex/ and replayed with
-``impl.trace.Session`` on the obligation's variant; the record of its last
-operation must show a failure: an invariant violation, a spec mismatch or a
+operations; an interleaving's is a schedule).  It is written to
+reports/cex/ and replayed on the obligation's variant with
+``proofs.interleave.schedule.ScheduleSession`` (``impl.trace.Session``,
+which runs schedules too); the record of its last operation must show a
+failure: an invariant violation, a spec mismatch or a
 kernel fault.  A trace whose last record shows none of these does not
 replay, which means the encoding disagrees with the code that runs: the
 obligation is then reported as an error, never as a finding.
@@ -16,8 +18,13 @@ Where the C oracle can be built (a seed file and a C compiler; impl/c/),
 the trace is replayed on the seed compiled as C too, in the same process
 (``proofs.tool.oracle.run.on_c``): ``replay["c"]`` says what the C's last
 record shows and whether every record is the port's.  Without the oracle
-``replay["c"]`` is ``{"unavailable": why}``; neither that nor anything the
-C does changes the obligation's outcome.
+``replay["c"]`` is ``{"unavailable": why}``, and for a schedule, which the
+C cannot run, ``{"unsupported": why}``; neither that nor anything the C
+does changes the obligation's outcome.
+
+A proof whose outcome is a witness (a reachable deadlock) carries a trace
+too; it is replayed the same way, and a witness that does not replay is an
+error as well.
 """
 
 from __future__ import annotations
@@ -29,10 +36,12 @@ from typing import Any
 
 from impl.abstraction import env_alloc_fails, env_unmap_outcomes
 from impl.kernel import SWAP_NAMES
-from impl.trace import Session, TraceError
+from impl.trace import TraceError
+from proofs.interleave.schedule import ScheduleSession, is_schedule
 from proofs.obligation import Obligation, Outcome
 
 CEX_DIR = Path("reports/cex")
+C_RUNS_NO_SCHEDULE = "the C oracle runs one path at a time: it cannot replay a concurrent schedule"
 NO_REPLAY = "counterexample does not replay"
 
 
@@ -76,13 +85,13 @@ def replay_counterexample(obligation: Obligation, trace: list[Any], cex_dir: Pat
         "path": str(path),
         "command": f"rmap-verify replay {path} --variant {obligation.variant}",
     }
-    session = Session(obligation.variant)
+    session = ScheduleSession(obligation.variant)
     try:
         for op in trace[:-1]:
             session.apply(op)
         before = session.record("before", None) if session.rmap is not None else None
         environment = None
-        if before is not None:
+        if before is not None and not is_schedule(trace):  # what a sequential operation reads
             outcomes = env_unmap_outcomes(session.k)
             environment = {
                 "unmap": {pte: SWAP_NAMES[o] for pte, o in outcomes.items()},
@@ -91,6 +100,8 @@ def replay_counterexample(obligation: Obligation, trace: list[Any], cex_dir: Pat
         last = session.apply(trace[-1])
     except TraceError as why:
         return {**verdict, "replays": False, "shows": [], "error": f"the trace is malformed: {why}"}
+    finally:
+        session.close()
     failing = shown(last)
     return {
         **verdict,
@@ -111,6 +122,8 @@ def replay_counterexample(obligation: Obligation, trace: list[Any], cex_dir: Pat
 
 def _on_c(trace: list[Any], variant: str) -> dict[str, Any]:
     """The trace on the seed compiled as C, beside the port (never raises)."""
+    if is_schedule(trace):
+        return {"unsupported": C_RUNS_NO_SCHEDULE}
     from proofs.tool.oracle.run import on_c  # the oracle is loaded only where a counterexample needs it
 
     try:
@@ -120,17 +133,18 @@ def _on_c(trace: list[Any], variant: str) -> dict[str, Any]:
 
 
 def checked(obligation: Obligation, outcome: Outcome, cex_dir: Path) -> Outcome:
-    """The outcome with its counterexample replayed; an error when it does not replay."""
-    if outcome.status != "counterexample":
-        return outcome
+    """The outcome with its counterexample (or witness) replayed; an error when it does not replay."""
     trace = outcome.detail.get("trace")
+    witness = outcome.status == "proved" and isinstance(trace, list) and bool(trace)
+    if outcome.status != "counterexample" and not witness:
+        return outcome
     if not isinstance(trace, list) or not trace:
         detail = {**outcome.detail, "error": f"{NO_REPLAY}: the counterexample carries no trace"}
         return Outcome("error", outcome.seconds, detail)
     replay = replay_counterexample(obligation, trace, cex_dir)
     detail = {**outcome.detail, "replay": replay}
     if replay["replays"]:
-        return Outcome("counterexample", outcome.seconds, detail)
+        return Outcome(outcome.status, outcome.seconds, detail)
     shows_nothing = f"its last step shows no violation, mismatch or fault on {obligation.variant}"
     why = replay.get("error") or shows_nothing
     return Outcome("error", outcome.seconds, {**detail, "error": f"{NO_REPLAY}: {why}"})

@@ -36,6 +36,7 @@ WIDTH = 160  # the widest line the console report prints
 # instead of the prover's own picture (chain_*, env, spec, impl).
 DOCUMENTED = frozenset(
     {"conjunct", "error", "reason", "why", "replay", "trace", "method", "interleaving", "waits", "world"}
+    | {"interleaved", "without_interleaving", "cpus"}
     | {"chain_before", "chain_after", "env", "spec", "impl"}
 )
 _SPEC_BESIDE_IMPL = re.compile(r"^(?P<field>[^:]+): spec (?P<spec>.*), impl (?P<impl>.*)$")
@@ -198,10 +199,19 @@ def spec_part(mismatches: Sequence[str]) -> list[RenderableType]:
     return shown + ([facts(others)] if others else [])
 
 
+def _last_step(op: Mapping[str, Any], result: Any) -> str:
+    """The last operation and what it answered; a schedule's step as the interleaving lists it."""
+    if op.get("op") != "step":
+        return f"{operation(op)} -> {text(result)}"
+    released = f"; releases {', '.join(result['releases'])}" if result["releases"] else ""
+    ends = "; path ends" if result["finished"] else ""
+    return f"step {result['cpu']}: {result['did']} -> {result['answer']}{released}{ends}"
+
+
 def _replay_part(replay: Mapping[str, Any]) -> list[RenderableType]:
     out: list[RenderableType] = []
     if "last_op" in replay:
-        rows = [("last step", f"{operation(replay['last_op'])} -> {text(replay['result'])}")]
+        rows = [("last step", _last_step(replay["last_op"], replay["result"]))]
         env = replay.get("environment")
         if env:
             unmap = ", ".join(f"{pte} {o}" for pte, o in env["unmap"].items()) or "-"
@@ -230,6 +240,8 @@ def _replay_part(replay: Mapping[str, Any]) -> list[RenderableType]:
         rows.append(("on the C", f"shows {', '.join(on_c['shows']) or 'nothing'}; {same}"))
     elif "error" in on_c:
         rows.append(("on the C", f"error: {on_c['error']}"))
+    elif "unsupported" in on_c:
+        rows.append(("on the C", f"not replayed: {on_c['unsupported']}"))
     out.append(facts(rows))
     return out
 
@@ -257,12 +269,24 @@ def failure(result: Result, *, verbose: bool = False) -> list[RenderableType]:
     for key in ("error", "reason", "why", "world"):
         if key in detail:
             rows.append((key, text(detail[key])))
+    if "interleaved" in detail:
+        shape = (
+            "interleaves the paths"
+            if detail["interleaved"]
+            else "runs whole paths: no interleaving shows one"
+        )
+        rows.append(("schedule", shape))
+    for name, how in (detail.get("without_interleaving") or {}).items():
+        rows.append(("no interleaving needed", f"{name}: {how}"))
     out: list[RenderableType] = [head, facts(rows)]
     if detail.get("replay"):
         out += _replay_part(detail["replay"])
-    for key in ("interleaving", "waits"):
-        if detail.get(key):
-            out.append(facts(("" if n else key, text(step)) for n, step in enumerate(detail[key])))
+    if detail.get("interleaving"):  # one line a step, the whole width: the paths are named once, by CPU
+        cpus = ", ".join(f"{cpu} {path}" for cpu, path in (detail.get("cpus") or {}).items())
+        out.append(Text(f"interleaving ({cpus}):" if cpus else "interleaving:"))
+        out += [Text(f"  {step}") for step in detail["interleaving"]]
+    if detail.get("waits"):
+        out.append(facts(("" if n else "waits", text(wait)) for n, wait in enumerate(detail["waits"])))
     if verbose:
         out += [
             part for key, value in detail.items() if key not in DOCUMENTED for part in generic(key, value)

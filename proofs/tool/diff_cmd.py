@@ -18,19 +18,16 @@ import sys
 
 from impl.c.compare import normalise
 from impl.c.native import OracleDied, OracleError
-from impl.trace import TraceError, parse_trace
+from impl.trace import TraceError
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK, UsageError
 from proofs.tool.oracle.run import side_by_side
-from proofs.tool.replay_cmd import c_oracle, read_input
+from proofs.tool.replay_cmd import c_oracle, for_the_c, read_input
 
 
 def run(args: argparse.Namespace) -> int:
     data, source = read_input(args.trace)
     lines = data.split(b"\n")
-    try:
-        count = len(parse_trace(lines, source))  # the trace first: a bad one costs no build
-    except TraceError as why:
-        raise UsageError(str(why)) from None
+    count = len(for_the_c(lines, source))
     oracle = c_oracle(args)
     try:
         for pair in side_by_side(lines, source, oracle, args.variant, debug_rmap=args.debug_rmap):

@@ -2,8 +2,14 @@
 
 The whole input is read and checked (``impl.trace.parse_trace``) before the
 first operation runs, so a bad line anywhere is a usage error and prints
-no record.  With ``--c [PATH]`` the trace runs on the seed compiled as C
-(impl/c/, the C oracle) instead of the port, and prints the same records;
+no record.  A schedule (a ``paths`` operation and its ``step``s) runs on
+the interleaving engine (``proofs.interleave.schedule``), step by step; a
+step that cannot happen shows only while running, so a schedule's records
+are printed once all of it has run.  The C runs one path at a time: a
+schedule with ``--c`` is a usage error saying so.
+
+With ``--c [PATH]`` the trace runs on the seed compiled as C (impl/c/,
+the C oracle) instead of the port, and prints the same records;
 with ``--sanitize`` too, on the sanitizer build, whose verdict (ASan, UBSan,
 LeakSanitizer) follows on stderr.  A seed that is not a C file, does not
 compile or finds no compiler is bad input, like a bad trace.
@@ -20,7 +26,10 @@ from typing import Any
 from impl.c.build import BuildError
 from impl.c.native import Oracle, OracleDied, OracleError
 from impl.c.session import replay_c
-from impl.trace import TraceError, parse_trace, replay
+from impl.trace import TraceError, apply_line, parse_trace, schedule_line
+from impl.trace_schema import Op
+from proofs.interleave.schedule import ScheduleSession
+from proofs.tool.cexreplay import C_RUNS_NO_SCHEDULE
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK, UsageError
 
 MAX_TRACE_BYTES = 64 * 2**20  # a trace is a scenario, not a log: more is a mistake (or /dev/zero)
@@ -74,18 +83,35 @@ def run(args: argparse.Namespace) -> int:
     lines = data.split(b"\n")
     if args.c is not None:
         return _run_on_c(args, lines, source)
+    session = ScheduleSession(args.variant, args.debug_rmap)
     try:
-        dirty = _print_all(replay(lines, source, args.variant, debug_rmap=args.debug_rmap))
+        ops = parse_trace(lines, source)
+        records: Iterable[dict[str, Any]] = (apply_line(session, source, n, op) for n, op in ops)
+        if schedule_line(ops) is not None:
+            records = list(records)
+        dirty = _print_all(records)
     except TraceError as why:
         raise UsageError(str(why)) from None
+    finally:
+        session.close()
     return EXIT_FAILED if args.strict and dirty else EXIT_OK
 
 
-def _run_on_c(args: argparse.Namespace, lines: list[bytes], source: str) -> int:
+def for_the_c(lines: list[bytes], source: str) -> list[tuple[int, Op]]:
+    """The trace checked whole (before a build: a bad one costs none); a
+    UsageError when it is bad or a schedule, which the C cannot run."""
     try:
-        parse_trace(lines, source)  # the trace first: a bad one costs no build
+        ops = parse_trace(lines, source)
     except TraceError as why:
         raise UsageError(str(why)) from None
+    line = schedule_line(ops)
+    if line is not None:
+        raise UsageError(f"{source}:{line}: paths: {C_RUNS_NO_SCHEDULE}")
+    return ops
+
+
+def _run_on_c(args: argparse.Namespace, lines: list[bytes], source: str) -> int:
+    for_the_c(lines, source)
     oracle = c_oracle(args)
     try:
         dirty = _print_all(replay_c(lines, source, oracle))
