@@ -2,16 +2,21 @@
 
 The obligations of proofs.interleave.obligations run here as `rmap-verify prove` runs
 them; the deadlock witness is checked lock by lock; the state dedup is
-checked against the whole tree of schedules.
+checked against the whole tree of schedules; the counterexamples' and the
+witness's schedules replay through `rmap-verify replay`, and a schedule
+with a step that cannot happen is bad input.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from impl.invariants import ALL_INVARIANTS
+from impl.trace import TraceError, parse_trace
 from proofs.interleave import obligations as concurrency
 from proofs.interleave.explore import explore, interleaving, is_sequential
 from proofs.interleave.obligations import (
@@ -23,8 +28,9 @@ from proofs.interleave.obligations import (
     exploration,
 )
 from proofs.interleave.world import make_world
-from proofs.obligation import PROPERTIES, Obligation
+from proofs.obligation import PROPERTIES, Obligation, Outcome
 from proofs.tool.cexreplay import checked
+from proofs.tool.cli import main
 from proofs.tool.derived import with_findings
 
 BUDGET = 60.0
@@ -70,20 +76,126 @@ def test_trylock_model_keeps_the_invariant_on_fixed() -> None:
     assert all(e["quiescent_states_checked"] > 1 and e["retries"] > 0 for e in outcome.detail["explored"])
 
 
+def _seed_violation() -> Outcome:
+    return _obligation("invariant preservation", "seed").run(BUDGET)
+
+
 def test_seed_consistency_fails_only_as_F2_explains(tmp_path: Path) -> None:
     ob = _obligation("invariant preservation", "seed")
     outcome = ob.run(BUDGET)
     assert outcome.status == "counterexample"
     assert outcome.detail["interleaving"]  # the schedule replayed on impl/
-    # The witness runs whole paths in turn, so the runner's replay of a
-    # sequential trace on impl/ shows the same violation.
+    # The witness really interleaves two CPUs, and the report says that
+    # reclaim alone shows the same violation (no interleaving is needed).
+    assert outcome.detail["interleaved"]
+    steps = [op for op in outcome.detail["trace"] if op["op"] == "step"]
+    cpus = [op["cpu"] for op in steps]
+    assert len(set(cpus)) >= 2 and not is_sequential(tuple(int(c.removeprefix("cpu")) for c in cpus))
+    assert "reclaim page 1 alone" in outcome.detail["without_interleaving"]["count_nr_reverse_maps"]
+    # The runner replays its schedule trace step by step on impl/ and sees the violation.
     replayed = checked(ob, outcome, tmp_path)
     assert replayed.status == "counterexample", replayed.detail.get("error")
     assert "count_nr_reverse_maps" in replayed.detail["replay"]["shows"]
+    assert "unsupported" in replayed.detail["replay"]["c"]  # the C runs no schedule, and says so
     # Its trace is attributed by replay: F2's fix removes it, and with F2 fixed the obligation holds.
     derived = with_findings(ob, replayed, BUDGET, tmp_path)
     assert [row["findings"] for row in derived.detail["findings"]] == [["F2", "F7"]]
     assert derived.detail["explained"], derived.detail["last"]
+
+
+def _write(tmp_path: Path, trace: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "schedule.jsonl"
+    path.write_text("".join(json.dumps(op) + "\n" for op in trace), encoding="utf-8")
+    return path
+
+
+def _records(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_seed_interleaving_replays_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, _seed_violation().detail["trace"])
+    assert main(["replay", str(path), "--variant", "seed", "--strict"]) == 1
+    records = _records(capsys.readouterr().out)
+    steps = [r for r in records if r["op"] == "step"]
+    assert len({r["result"]["cpu"] for r in steps}) >= 2
+    assert "count_nr_reverse_maps" in records[-1]["violations"]
+    # Not on fixed: the same schedule runs there, step for step, and breaks nothing.
+    assert main(["replay", str(path), "--variant", "fixed", "--strict"]) == 0
+    records = _records(capsys.readouterr().out)
+    assert [r["op"] for r in records].count("step") == len(steps)
+    assert not records[-1]["violations"] and not records[-1]["fault"]
+
+
+def test_deadlock_witness_replays_to_the_deadlock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outcome = _obligation("deadlock reachable", "seed").run(BUDGET)
+    path = _write(tmp_path, outcome.detail["trace"])
+    assert main(["replay", str(path), "--variant", "seed", "--strict"]) == 1
+    last = _records(capsys.readouterr().out)[-1]
+    assert last["fault"]["kind"] == "deadlock"
+    assert "try_to_unmap_one(p0)" in last["fault"]["where"] and "page_add_rmap(p2)" in last["fault"]["where"]
+    # The runner files the witness with its replay too.
+    replayed = checked(_obligation("deadlock reachable", "seed"), outcome, tmp_path)
+    assert replayed.status == "proved" and replayed.detail["replay"]["shows"] == ["deadlock"]
+
+
+def _reordered(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first two steps swapped: reclaim's pte_chain_lock before its pagemap_lru_lock."""
+    first = next(n for n, op in enumerate(trace) if op["op"] == "step")
+    out = list(trace)
+    out[first], out[first + 1] = out[first + 1], out[first]
+    return out
+
+
+def _one_more_step(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deadlock with one more step: the fault path taking the pte_chain_lock reclaim holds."""
+    return [*trace, {"op": "step", "cpu": "cpu0"}]
+
+
+@pytest.mark.parametrize(
+    ("obligation", "change", "says"),
+    [
+        ("invariant preservation", _reordered, "its next step is spin_lock(pagemap_lru_lock) in reclaim"),
+        ("deadlock reachable", _one_more_step, "page 1 pte_chain_lock is held by cpu2 (reclaim page 1)"),
+    ],
+)
+def test_a_step_that_cannot_happen_is_rejected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], obligation: str, change: Any, says: str
+) -> None:
+    trace = change(_obligation(obligation, "seed").run(BUDGET).detail["trace"])
+    assert main(["replay", str(_write(tmp_path, trace)), "--variant", "seed"]) == 2
+    out, err = capsys.readouterr()
+    assert not out  # no record: the schedule is run whole before any prints
+    assert len(err.splitlines()) == 1 and says in err, err
+
+
+def test_the_c_oracle_says_it_runs_no_schedule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, _seed_violation().detail["trace"])
+    for command in (["replay", str(path), "--c"], ["diff", str(path)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "cannot replay a concurrent schedule" in err, err
+
+
+@pytest.mark.parametrize(
+    ("ops", "says"),
+    [
+        ([{"op": "step", "cpu": "cpu0"}], "a step needs a paths operation before it"),
+        ([{"op": "paths", "paths": [{"kind": "zap", "pte": "p0"}]}, {"op": "zap", "pte": "p0"}], "only step"),
+        (
+            [{"op": "paths", "paths": [{"kind": "zap", "pte": "p0"}]}, {"op": "step", "cpu": "cpu1"}],
+            "cpu0..cpu0",
+        ),
+        ([{"op": "paths", "paths": [{"kind": "zap", "pfn": 1}]}], "a zap path has pte, nothing else"),
+    ],
+)
+def test_schedules_are_checked_before_they_run(ops: list[dict[str, Any]], says: str) -> None:
+    world = make_world(1, 1, 0, 1).desc
+    lines = [json.dumps(op) for op in [{"op": "world", **world}, *ops]]
+    with pytest.raises(TraceError, match=says):
+        parse_trace(lines, "<test>")
 
 
 def test_sequential_schedules() -> None:
