@@ -13,10 +13,10 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-from impl.trace_schema import OPS, WORLD_ENTRIES, Entry, Op
+from impl.trace_schema import OPS, PATH_ENTRIES, WORLD_ENTRIES, Entry, Op
 from proofs.tool.docgen.markdown import table
 
-_ENTRY_NAMES = {cls: where for where, cls in WORLD_ENTRIES.items()}
+_ENTRY_NAMES = {cls: where for where, cls in {**WORLD_ENTRIES, **PATH_ENTRIES}.items()}
 
 
 def _bounds(t: mi.IntType) -> str:
@@ -56,6 +56,8 @@ def type_text(t: Any) -> str:
         return f"`{_ENTRY_NAMES.get(t.cls, t.cls.__name__)}` entry"
     if isinstance(t, mi.UnionType):
         return " or ".join(type_text(x) for x in t.types)
+    if isinstance(t, mi.LiteralType):
+        return " or ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in t.values)
     raise TypeError(f"the trace schema uses a type the docs cannot show: {t!r}")
 
 
@@ -73,7 +75,7 @@ def _presence(field: mi.Field) -> str:
     if field.default_factory is not msgspec.NODEFAULT:
         return f"optional (default {msgspec.json.encode(field.default_factory()).decode()})"
     if field.default is msgspec.NODEFAULT:  # an UNSET default: the key only acts when given
-        return "optional (absent: unchanged)"
+        return "optional (acts only when given)"
     return f"optional (default {msgspec.json.encode(field.default).decode()})"
 
 
@@ -114,9 +116,9 @@ def operations_section() -> str:
     return "\n".join(out)
 
 
-def world_entries_section() -> str:
+def world_entries_section(entries: dict[str, type[Entry]] = WORLD_ENTRIES) -> str:
     out = []
-    for where, cls in WORLD_ENTRIES.items():
+    for where, cls in entries.items():
         out.append(f"### {where} {{#entry-{where.replace('[]', '').replace('.', '-')}}}\n")
         out.append(f"{doc(cls)}\n")
         out.append(table(["key", "type", "presence", "meaning"], field_rows(cls)))

@@ -6,7 +6,10 @@ import json
 from collections.abc import Iterable, Mapping
 
 from impl.kernel import KernelFault
+from impl.trace_schema import PATH_ENTRIES
 from proofs.findings import FINDINGS
+from proofs.interleave.schedule import replay_schedule
+from proofs.interleave.world import make_world, paths_op, setup_trace
 from proofs.tool.docgen.markdown import fence, table
 from proofs.tool.docgen.schema_table import operations_section, world_entries_section
 from proofs.tool.docgen.sources import DocsError, replay_file
@@ -65,6 +68,28 @@ FAULT_FIELDS: dict[str, str] = {
 }
 
 
+# What a step record's ``result`` holds (proofs.interleave.schedule).
+STEP_FIELDS: dict[str, str] = {
+    "cpu": "the CPU that moved",
+    "path": "its path",
+    "did": "the acquisition it made, and the function making it",
+    "answer": "acquired, failed (a spin_trylock that found the lock held) or retrying",
+    "releases": "the locks the step released, in order",
+    "finished": "whether the path ran to its end in this step",
+    "holds": "every lock held after the step, by path",
+    "invariants_checked": "whether the invariants must hold here (no lock held, or every path done)",
+}
+
+
+def _schedule_sample() -> tuple[list[str], dict[str, object]]:
+    """A one-path schedule (zap p0 of a one-pte world) and its first step record's result."""
+    world = make_world(1, 1, 0, 1, n_reclaims=0)
+    trace = [*setup_trace(world), paths_op(world, blocking=False), {"op": "step", "cpu": "cpu0"}]
+    result = replay_schedule(trace, "seed")[-1]["result"]
+    check_fields("step result", STEP_FIELDS, result)
+    return [json.dumps(op) for op in trace[-2:]], result
+
+
 def check_fields(what: str, documented: Mapping[str, str], real: Iterable[str]) -> None:
     real = set(real)
     if real != set(documented):
@@ -86,6 +111,7 @@ def traces_page() -> str:
     check_fields("pte", PTE_FIELDS, sample["ptes"][0])
     check_fields("fault", FAULT_FIELDS, sample["fault"])
     world = sample_finding.trace.read_text(encoding="utf-8").splitlines()[0]
+    sample_lines, sample_result = _schedule_sample()
     out = [
         "# Traces\n",
         "A trace is a scenario for `rmap-verify replay`: one JSON object a line, each an operation "
@@ -106,6 +132,26 @@ def traces_page() -> str:
         world_entries_section(),
         "A world (from `proofs/findings/F3.jsonl`):\n",
         fence("json", json.dumps(json.loads(world), indent=2, sort_keys=True)),
+        "## Schedules\n",
+        "A trace may end in a schedule of concurrent kernel paths: a `paths` operation starts them, "
+        "the i-th on CPU `cpui`, each stopped before its first lock acquisition; each `step` moves "
+        "the CPU it names through that acquisition up to its next one (or to its end). Replaying "
+        "drives the interleaving engine (`proofs.interleave`) with these choices, so it re-runs "
+        "the interleaving exactly, on any variant. The keys a step gives besides `cpu` are checked: "
+        "a step that cannot happen (its lock is held, its CPU waits at another acquisition, the "
+        "answer or the releases differ) is a usage error (exit 2) naming the line, and no record is "
+        "printed. The counterexamples of the interleaving obligations are such traces; the C oracle "
+        "runs one path at a time and refuses them in one line.\n",
+        world_entries_section(PATH_ENTRIES),
+        "A step's record is the usual record; its invariants are checked only where the explorer "
+        "checks them (no lock held, or every path finished), the flush rules on a path's whole "
+        "event log once it finishes, and `fault` is a path's crash or a deadlock (every unfinished "
+        "path waits for a lock another holds). Its `result`:\n",
+        table(["key", "meaning"], sorted(STEP_FIELDS.items())),
+        "For example, the first step of zap alone in a one-pte world (the `paths` and `step` lines after "
+        "the world and its premapping), and the step's `result`:\n",
+        fence("json", "\n".join(sample_lines)),
+        fence("json", json.dumps(sample_result, indent=2, sort_keys=True)),
         "## Records\n",
         "Each record describes the whole modelled state after the operation. Keys:\n",
         table(["key", "meaning"], sorted(RECORD_FIELDS.items())),
