@@ -7,8 +7,10 @@ worlds, and docs/traces.md is generated from the same classes.
 
 Each operation is *raw* (the rmap function or kernel setting runs as given,
 with no caller-side precondition: a misuse shows as a fault, a violation
-or a spec mismatch) or *caller* (a caller of the kernel: when its
-precondition does not hold the record says so and nothing changes).
+or a spec mismatch), *caller* (a caller of the kernel: when its
+precondition does not hold the record says so and nothing changes), or
+*schedule* (concurrent paths on the interleaving engine: a step that cannot
+happen is bad input).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ MAX_SWAP_ENTRY = 2**32 - 1  # swp_entry_t.val
 MAX_FAILURES = 1_000_000  # failing pte_chain allocations a trace may ask for
 MAX_LIST = 256  # pages, mms, ptes, vmas or swap slots in one world
 MAX_DEPTH = 4  # world -> mms[] -> vmas[] -> a vma: the deepest a valid line nests
-Level = Literal["raw", "caller"]
+Level = Literal["raw", "caller", "schedule"]
 
 Name = Annotated[
     str,
@@ -245,7 +247,7 @@ class Paths(Op, tag="paths"):
     """Start concurrent kernel paths, the i-th on CPU cpui, with every lock free; each runs to its first
     lock acquisition and waits there. Only step operations may follow, until the next world."""
 
-    level = "caller"
+    level = "schedule"
     paths: Annotated[list[PathEntry], Meta(min_length=1, max_length=MAX_PATHS)]
     blocking_trylock: Annotated[
         bool, Meta(description="try_to_unmap_one's spin_trylock is a spin_lock (the edit that deadlocks)")
@@ -260,7 +262,7 @@ class ScheduleStep(Op, tag="step"):
     other keys, when given, say what the step does and must be what it does: a step that cannot happen
     (its lock is held, another acquisition is next, another answer) is rejected."""
 
-    level = "caller"
+    level = "schedule"
     cpu: Annotated[Name, Meta(description="a CPU of the paths operation: cpu0, cpu1, ...")]
     path: Annotated[StepText, Meta(description="its path, e.g. reclaim page 1")] | UnsetType = UNSET
     acquires: (

@@ -102,7 +102,9 @@ def operations_section() -> str:
         ),
         "*raw*: runs as given, with no caller-side precondition (a misuse shows as a fault, a "
         "violation or a spec mismatch); *caller*: a caller's precondition is checked first, and when "
-        "it does not hold the record's `precondition` says why and nothing changes.\n",
+        "it does not hold the record's `precondition` says why and nothing changes; *schedule*: "
+        "concurrent paths on the interleaving engine (see Schedules), where a step that cannot happen "
+        "is a usage error.\n",
     ]
     for name, cls in OPS.items():
         out.append(f"### {name} {{#op-{name}}}\n")
