@@ -10,15 +10,18 @@ with a step that cannot happen is bad input.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from impl.invariants import ALL_INVARIANTS
+from impl.kernel import SpinLock
 from impl.trace import TraceError, parse_trace
 from proofs.interleave import obligations as concurrency
 from proofs.interleave.explore import explore, interleaving, is_sequential
+from proofs.interleave.locks import ConcurrentKernel
 from proofs.interleave.obligations import (
     DEADLOCK_WORLD,
     OBLIGATIONS,
@@ -27,6 +30,7 @@ from proofs.interleave.obligations import (
     deadlock_sequence_diagram,
     exploration,
 )
+from proofs.interleave.schedule import AGAIN_TRANSIENT
 from proofs.interleave.world import make_world
 from proofs.obligation import PROPERTIES, Obligation, Outcome
 from proofs.tool.cexreplay import checked
@@ -196,6 +200,32 @@ def test_schedules_are_checked_before_they_run(ops: list[dict[str, Any]], says: 
     lines = [json.dumps(op) for op in [{"op": "world", **world}, *ops]]
     with pytest.raises(TraceError, match=says):
         parse_trace(lines, "<test>")
+
+
+def test_every_kind_of_interleaving_counterexample_replays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zap forgetting its spin_unlock: a deadlock, a lock still held at the end and a
+    SWAP_AGAIN that is not transient, each shown by its schedule replayed on impl/."""
+    unlock = ConcurrentKernel.spin_unlock
+
+    def leaky(self: ConcurrentKernel, lock: SpinLock) -> None:
+        if sys._getframe(1).f_code.co_name != "zap_pte":
+            unlock(self, lock)
+
+    monkeypatch.setattr(ConcurrentKernel, "spin_unlock", leaky)
+    monkeypatch.setattr(concurrency, "_cache", {})
+    shows = {}
+    for prop in ("deadlock freedom", "invariant preservation", "again is transient"):
+        ob = _obligation(prop, "fixed")
+        replayed = checked(ob, ob.run(BUDGET), tmp_path)
+        assert replayed.status == "counterexample", replayed.detail.get("error")
+        shows[prop] = replayed.detail["replay"]["shows"]
+    assert shows == {
+        "deadlock freedom": ["deadlock"],
+        "invariant preservation": ["rep_locks_released"],
+        "again is transient": [AGAIN_TRANSIENT],
+    }
 
 
 def test_sequential_schedules() -> None:

@@ -107,7 +107,7 @@ class ScheduleSession(Session):
         self._path_events[path.cpu] += self.k.events[start:]
         _expect_outcome(op, step)
         bad = dict(ex.checked_violations() or {})
-        if path.done:  # the flush rules read a path's whole log, as for a sequential caller
+        if path.status == "finished":  # the flush rules read a path's whole log, as for a sequential caller
             bad.update(flush_violations(self._path_events[path.cpu]))
         if ex.events.not_transient:
             bad[AGAIN_TRANSIENT] = list(ex.events.not_transient)
