@@ -18,6 +18,9 @@ unfinished and none can move is a deadlock.
   seed's locking comments checked (``ConcurrentKernel``, ``observed``);
 - ``world``: the starting kernels and the paths that run in them;
 - ``execution``: one interleaving in progress, and its state fingerprint;
+- ``schedule``: an interleaving as a trace (``paths``, then one ``step`` per
+  choice) that ``rmap-verify replay`` re-runs step by step, and the session
+  that runs it (the explorer's executions start from the same operations);
 - ``explore``: breadth-first exploration of every schedule, deduplicated;
 - ``obligations``: what is proven with it (deadlock freedom, the invariant
   at every lock-free state, SWAP_AGAIN is transient, a deadlock with a
