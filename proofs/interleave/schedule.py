@@ -106,12 +106,13 @@ class ScheduleSession(Session):
         step = ex.step(path.index)
         self._path_events[path.cpu] += self.k.events[start:]
         _expect_outcome(op, step)
-        bad = dict(ex.checked_violations() or {})
+        checked = ex.checked_violations()
+        bad = dict(checked or {})
         if path.status == "finished":  # the flush rules read a path's whole log, as for a sequential caller
             bad.update(flush_violations(self._path_events[path.cpu]))
         if ex.events.not_transient:
             bad[AGAIN_TRANSIENT] = list(ex.events.not_transient)
-        return self._record("step", _did(step, ex), bad, _fault(ex, path))
+        return self._record("step", _did(step, checked=checked is not None), bad, _fault(ex, path))
 
     def _record(
         self, op: str, result: Any, bad: dict[str, list[str]], fault: KernelFault | None
@@ -152,7 +153,7 @@ def _expect_outcome(op: ScheduleStep, step: StepRecord) -> None:
         raise TraceError(f"{op.cpu}'s step released {released}, not {said}")
 
 
-def _did(step: StepRecord, ex: Execution) -> dict[str, Any]:
+def _did(step: StepRecord, *, checked: bool) -> dict[str, Any]:
     """A step record's ``result``: what the step did, and every lock held afterwards."""
     return {
         "cpu": step.cpu,
@@ -162,7 +163,7 @@ def _did(step: StepRecord, ex: Execution) -> dict[str, Any]:
         "releases": list(step.released),
         "finished": step.finished,
         "holds": step.holds,
-        "invariants_checked": ex.checked_violations() is not None,
+        "invariants_checked": checked,
     }
 
 
