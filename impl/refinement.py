@@ -152,11 +152,11 @@ class Step:
             return []
         allowed = self.allowed()
         for want_result, want in allowed:
-            if want == post and _result_matches(want_result, result):
+            if want == post and result_matches(want_result, result):
                 return []
         want_result, want = allowed[0]
         out = diff_states(want, post)
-        if not _result_matches(want_result, result):
+        if not result_matches(want_result, result):
             allowed_results = sorted({repr(r) for r, _ in allowed})
             out.insert(0, f"result: spec {' or '.join(allowed_results)}, impl {result!r}")
         return out
@@ -172,7 +172,7 @@ class Step:
         )
 
 
-def _result_matches(want: Any, got: Any) -> bool:
+def result_matches(want: Any, got: Any) -> bool:
     """Equal results; for reclaim, the fields the spec decides agree."""
     if isinstance(want, dict) and isinstance(got, dict):
         return all(got.get(key) == value for key, value in want.items())

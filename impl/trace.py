@@ -174,6 +174,11 @@ class Session:
             return self.record(name, None, fault=fault, step=step)
         return self.record(name, result, step=step)
 
+    def perform(self, op: Op) -> Any:
+        """Run one validated operation other than ``world`` for its result alone, without the
+        record ``apply`` makes (a search's fast path); a fault or caller precondition raises."""
+        return _ACTIONS[type(op)](self, op)
+
     def record(
         self,
         op: str,

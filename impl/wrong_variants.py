@@ -317,6 +317,20 @@ class VmStartExclusive(FixedRmap):
         return vma is not None and vma.vm_start < address
 
 
+class BusyLockGivesUp(FixedRmap):
+    """try_to_unmap_one gives up on a mapping whose page_table_lock another CPU
+    holds (SWAP_FAIL, as for one that can never be unmapped), so try_to_unmap
+    never answers SWAP_AGAIN: shrink_cache activates a page the next pass
+    could have freed.  The spec's step "keep it inactive and retry" is never
+    taken; realizability (proofs.realizability) must refute it."""
+
+    name = "wrong-busy-lock-gives-up"
+
+    def try_to_unmap_one(self, page: Page, ptep: PtePtr) -> int:
+        ret = super().try_to_unmap_one(page, ptep)
+        return SWAP_FAIL if ret == SWAP_AGAIN else ret  # WRONG: a busy lock passes
+
+
 class ForgetsReferencedFlag(FixedRmap):
     """page_referenced reads PG_referenced without clearing it."""
 
@@ -352,6 +366,7 @@ WRONG_VARIANTS: dict[str, type[FixedRmap]] = {
         KeepsLockOnNomem,
         CountsOnNomem,
         VmStartExclusive,
+        BusyLockGivesUp,
         ForgetsReferencedFlag,
     )
 }

@@ -150,6 +150,16 @@ def pre_unmap(s: AbsState, pfn: int) -> bool:
 CANNOT_SUCCEED = frozenset({SWAP_FAIL, SWAP_ERROR})
 
 
+def implementation_chooses(answer: int) -> bool:
+    """Whether, once try_to_unmap answers ``answer``, which SWAP_SUCCESS
+    mappings went is the implementation's choice and not the environment's:
+    exactly when the answer is FAIL or ERROR (above: shrink_cache does not
+    look).  A correct implementation need take only one of those steps
+    (``fixed`` the full walk, 2.5.32 the chain-order prefix); every other
+    step the spec allows it must be able to take (proofs.realizability)."""
+    return answer in CANNOT_SUCCEED
+
+
 def unmapped(s: AbsState, pfn: int, gone: frozenset[str]) -> AbsState:
     """The state after try_to_unmap unmapped exactly the mappings ``gone``.
 
@@ -262,6 +272,16 @@ def unmap_steps(s: AbsState, pfn: int, outcomes: Mapping[str, int]) -> list[tupl
             after = unmapped(s, pfn, gone)
             steps += [(answer, after) for answer in sorted(unmap_answers(s, pfn, outcomes, gone))]
     return steps
+
+
+def unmap_one(s: AbsState, pfn: int, pte: str, outcome: int) -> tuple[int, AbsState]:
+    """try_to_unmap_one of the mapping ``pte``: answer its outcome and, on
+    SWAP_SUCCESS, unmap it as ``unmapped`` does, but leave its entry in the
+    reverse map for try_to_unmap to unlink (the walk holds its node); the
+    entry is uncounted here, where the mapping ends (finding F2)."""
+    if outcome != SWAP_SUCCESS:
+        return outcome, s
+    return outcome, unmapped(s, pfn, frozenset({pte})).with_(rmap=s.rmap)
 
 
 # ------------------------------------------------------------ caller paths
