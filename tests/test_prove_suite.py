@@ -93,35 +93,15 @@ def deferred(ob: Obligation) -> bool:
     return not PROVE_ALL and (ob.ident not in DEFAULT_RUN or leave_one_out or uncommitted)
 
 
-# A known gap, not a finding: 2.5.32's walk stops at the first SWAP_FAIL and
-# leaves the rest untried, which spec.ops.unmap_allows admits (the contracts
-# check 2.5.32 against it), but the z3 spec of try_to_unmap
-# (proofs/z3/spec.py) and the exhaustive chain-surgery check still state the
-# full walk, and the walk's loop invariant does not yet cover the early exit.
-Z3_FULL_WALK_ONLY = pytest.mark.xfail(
-    reason="proofs/z3/spec.py states try_to_unmap's full walk only; 2.5.32 stops at the first SWAP_FAIL",
-    strict=False,
-)
+def _skip_if_deferred(ob: Obligation) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(
+        deferred(ob),
+        reason=f"over the default run's budget ({COMMITTED_SECONDS.get(ob.ident)} s in proofs/results); "
+        "RMAP_PROVE_ALL=1 runs it",
+    )
 
 
-def _marks(ob: Obligation) -> list[pytest.MarkDecorator]:
-    marks = [
-        pytest.mark.skipif(
-            deferred(ob),
-            reason=f"over the default run's budget ({COMMITTED_SECONDS.get(ob.ident)} s in proofs/results); "
-            "RMAP_PROVE_ALL=1 runs it",
-        )
-    ]
-    if (
-        ob.variant == "2.5.32"
-        and ob.function in ("try_to_unmap", "reclaim")
-        and ob.runner.startswith(("proofs.z3", "proofs.exhaustive"))
-    ):
-        marks.append(Z3_FULL_WALK_ONLY)
-    return marks
-
-
-SUITE = [pytest.param(ob, id=param_id(ob), marks=_marks(ob)) for ob in OBLIGATIONS]
+SUITE = [pytest.param(ob, id=param_id(ob), marks=_skip_if_deferred(ob)) for ob in OBLIGATIONS]
 
 
 @pytest.fixture(scope="session")

@@ -109,13 +109,18 @@ def _unmapped(before: Heap, after: Heap, args: Mapping[str, Any], loop: Any, s: 
     """try_to_unmap: of the entries the walk reached (all of them, or those
     before the one it stopped at), the ones that stay, in order, then the
     rest untried; one left is direct.  A direct page loses its one entry
-    when it unmaps."""
+    when it unmaps.  ``g.walked`` records where the walk stopped: the
+    witness the spec's stopping point (proofs.z3.spec.walk_may_stop) is
+    checked at."""
     h = before
     k, x, p = z3.Int("k"), z3.Int("x"), z3.Int("p")
     if loop is None:  # the direct page: no walk
         gone = s.out(0) == SUCCESS
         empty = {"g.n": z3.IntVal(0), "g.ppos": z3.K(INT, -1)}
-        return {f: z3.If(z3.And(direct(h), gone), v, h[f]) for f, v in empty.items()}
+        return {
+            **{f: z3.If(z3.And(direct(h), gone), v, h[f]) for f, v in empty.items()},
+            "g.walked": h["g.n"],
+        }
     i, kn = loop["i"], loop["kn"]
     m = i - s.succ(i)
     n = h["g.n"]
@@ -124,6 +129,7 @@ def _unmapped(before: Heap, after: Heap, args: Mapping[str, Any], loop: Any, s: 
     kept = lambda j: z3.And(j >= 0, j < i, s.out(j) != SUCCESS)  # noqa: E731
     moved = lambda j: z3.If(j < i, z3.If(kept(j), j - s.succ(j), -1), j - i + m)  # noqa: E731
     return {
+        "g.walked": i,
         "g.n": left,
         "g.nd": z3.Lambda([k], z3.If(k < m, kn[k], h.select("g.nd", k - m + i))),
         "g.npos": z3.If(left <= 1, z3.K(INT, -1), z3.Lambda([x], z3.If(npos[x] < 0, -1, moved(npos[x])))),

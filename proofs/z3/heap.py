@@ -106,6 +106,7 @@ FIELDS: dict[str, Field] = {
     "g.other": Field("bool", ("int",), ghost=True, doc="nodes on other pages' chains"),
     "g.base": Field("int", ghost=True, doc="references to the page held by others than its ptes"),
     "g.nr_other": Field("int", ghost=True, doc="reverse-map entries of the other pages"),
+    "g.walked": Field("int", ghost=True, doc="how many entries try_to_unmap's last walk reached"),
 }
 CHAIN_GHOSTS = ("g.n", "g.nd", "g.npos", "g.ppos", "g.pe")
 

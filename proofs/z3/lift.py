@@ -474,7 +474,8 @@ class Executor(Expressions):
         index = frame.source.loops.index(stmt)
         site = frame.site(stmt)
         key = (frame.func.__name__, index)
-        invariant = self.config.loops.get(key)
+        # One implementation's own loop (Class.function) before any function's of that name.
+        invariant = self.config.loops.get((frame.func.__qualname__, index)) or self.config.loops.get(key)
         if invariant is None:
             raise self.unsupported(
                 site, f"loop {index} of {frame.func.__name__} has no invariant in proofs/z3/loops.py"

@@ -4,7 +4,9 @@ and ghost postconditions, each named, in English and in z3, written once.
 A ``LoopInvariant`` belongs to a loop by function name and position (the
 k-th ``while`` in the function's source), so an override of try_to_unmap
 with the same walk is proven with the same invariant, and a walk that
-differs must keep it or fail.  It speaks through a ``View``: the state and
+differs must keep it or fail; an invariant keyed ``Class.function`` belongs
+to that one implementation's loop (the walk of Linux2532Rmap, which gives
+up at the first SWAP_FAIL, knows more than the full walk's).  It speaks through a ``View``: the state and
 locals at the loop's entry (``e``, ``eloc``), now (``h``, ``loc``) and its
 ghost variables (``g``); ``step`` says how the ghosts move in one round,
 in terms of the spec (which entry should stay), never of the code.
@@ -300,6 +302,25 @@ UNMAP_WALK = LoopInvariant(
     _unmap_body,
 )
 
+
+def _give_up_body(v: View) -> Goals:
+    return [
+        *_unmap_body(v),
+        ("no entry before i answered SWAP_FAIL (the walk gives up there)", v.sums(v.e).fail(v.g["i"]) == 0),
+    ]
+
+
+UNMAP_GIVE_UP_WALK = LoopInvariant(
+    "Linux2532Rmap.try_to_unmap",
+    0,
+    "try_to_unmap walk that gives up",
+    f"{UNMAP_WALK.text} And no entry before i answered SWAP_FAIL: the walk stops at the first.",
+    UNMAP_WALK.ghosts,
+    UNMAP_WALK.init,
+    UNMAP_WALK.step,
+    _give_up_body,
+)
+
 LOOPS: dict[tuple[str, int], LoopInvariant] = {
-    (inv.function, inv.loop): inv for inv in (REFERENCED_WALK, REMOVE_WALK, UNMAP_WALK)
+    (inv.function, inv.loop): inv for inv in (REFERENCED_WALK, REMOVE_WALK, UNMAP_WALK, UNMAP_GIVE_UP_WALK)
 }

@@ -48,6 +48,7 @@ from proofs.z3.spec import (
     spec_zap,
     swap_after,
     unmap_answers,
+    walk_may_stop,
 )
 from proofs.z3.values import Opt, Ptr, Record, Ref, conj, disj, term
 
@@ -79,9 +80,10 @@ class Entry:
     args: Callable[[type, Args], tuple[Any, ...]]
     pre: Callable[[Heap, Args], Goals]
     post: Callable[[Heap, Heap, Args, Any], Goals]  # the invariant it leaves
-    spec: Callable[[Heap, Args, Sums], tuple[Callable[[Any], Any], Abstract]]  # (answer allowed, state)
+    # (answer allowed, state) from the state before and where try_to_unmap's walk stopped
+    spec: Callable[[Heap, Args, Sums, Any], tuple[Callable[[Any], Any], Abstract]]
     properties: tuple[str, ...] = (PRESERVE, REFINE, SPEC_REFINES, COUNTS)
-    returns: Callable[[Heap, Heap, Any, Sums], Goals] | None = None
+    returns: Callable[[Heap, Heap, Any, Sums, Any], Goals] | None = None
     takes_pte: bool = True
 
 
@@ -122,7 +124,7 @@ def _add_post(h0: Heap, h: Heap, a: Args, value: Any) -> Goals:
     ]
 
 
-def _add_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abstract]:
+def _add_spec(h: Heap, a: Args, s: Sums, walked: Any) -> tuple[Callable[[Any], Any], Abstract]:
     want, state = spec_rmap_add(h, a.t)
     return _plain_answer(want), state
 
@@ -162,7 +164,7 @@ def _unmap_one_pre(h: Heap, a: Args) -> Goals:
     return [*_unmap_pre(h, a), ("ptep is recorded", recorded(h, a.t))]
 
 
-def _unmap_one_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abstract]:
+def _unmap_one_spec(h: Heap, a: Args, s: Sums, walked: Any) -> tuple[Callable[[Any], Any], Abstract]:
     """spec.ops.unmap of the one mapping ptep, the entry left for try_to_unmap
     to unlink, but uncounted (where the mapping ends)."""
     t = a.t
@@ -202,8 +204,11 @@ def _full_post(h0: Heap, h: Heap, a: Args, value: Any) -> Goals:
     return inv.full(h)
 
 
-def _unmap_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abstract]:
-    return (lambda value: unmap_answers(h, s, term(value))), spec_unmap(h, s)
+def _unmap_spec(h: Heap, a: Args, s: Sums, walked: Any) -> tuple[Callable[[Any], Any], Abstract]:
+    def allowed(value: Any) -> Any:
+        return z3.And(walk_may_stop(h, s, walked), unmap_answers(h, s, term(value), walked))
+
+    return allowed, spec_unmap(h, s, walked)
 
 
 def _unmapped(h: Heap) -> Any:
@@ -212,15 +217,19 @@ def _unmapped(h: Heap) -> Any:
     return h["g.n"] == 0
 
 
-def _unmap_returns(h0: Heap, h: Heap, value: Any, s: Sums) -> Goals:
+def _unmap_returns(h0: Heap, h: Heap, value: Any, s: Sums, walked: Any) -> Goals:
     r = term(value)
     return [
         ("SWAP_SUCCESS exactly when no pte maps the page", (r == SUCCESS) == _unmapped(h)),
-        ("otherwise SWAP_FAIL if a mapping can never be unmapped, else SWAP_AGAIN", unmap_answers(h0, s, r)),
+        ("the walk stops only at a mapping that can never be unmapped", walk_may_stop(h0, s, walked)),
+        (
+            "otherwise SWAP_FAIL if a mapping can never be unmapped, else SWAP_AGAIN",
+            unmap_answers(h0, s, r, walked),
+        ),
     ]
 
 
-def _referenced_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abstract]:
+def _referenced_spec(h: Heap, a: Args, s: Sums, walked: Any) -> tuple[Callable[[Any], Any], Abstract]:
     count, want = spec_referenced(h, s)
     return (lambda value: term(value) == count), want
 
@@ -237,7 +246,7 @@ def _map_pre(h: Heap, a: Args) -> Goals:
     ]  # fmt: skip
 
 
-def _map_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abstract]:
+def _map_spec(h: Heap, a: Args, s: Sums, walked: Any) -> tuple[Callable[[Any], Any], Abstract]:
     want, state = spec_map(h, a.t, a.dirty)
     return (lambda value: term(value) == want), state
 
@@ -256,7 +265,7 @@ def _zap_pre(h: Heap, a: Args) -> Goals:
     ]
 
 
-def _zap_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abstract]:
+def _zap_spec(h: Heap, a: Args, s: Sums, walked: Any) -> tuple[Callable[[Any], Any], Abstract]:
     return (lambda value: z3.BoolVal(value is None)), spec_zap(h, a.t)
 
 
@@ -271,11 +280,11 @@ def _reclaim_pre(h: Heap, a: Args) -> Goals:
     ]
 
 
-def _reclaim_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abstract]:
+def _reclaim_spec(h: Heap, a: Args, s: Sums, walked: Any) -> tuple[Callable[[Any], Any], Abstract]:
     """spec.ops.reclaim: page_referenced, then (unreferenced, mapped) unmap."""
     count, after_ref = spec_referenced(h, s)
     cleared = after_referenced(h)
-    unmapped = spec_unmap(cleared, s.of(cleared))
+    unmapped = spec_unmap(cleared, s.of(cleared), walked)
     asked = z3.And(count == 0, h["g.n"] > 0)
     want = {k: z3.If(asked, unmapped[k], after_ref[k]) for k in after_ref}
 
@@ -287,7 +296,10 @@ def _reclaim_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abst
             r, answered = z3.IntVal(-1), z3.Not(asked)
         else:
             r = term(swap)
-            answered = z3.And(asked, unmap_answers(cleared, s.of(cleared), r))
+            sc = s.of(cleared)
+            answered = z3.And(
+                asked, walk_may_stop(cleared, sc, walked), unmap_answers(cleared, sc, r, walked)
+            )
         disposition = z3.If(
             count > 0, intern("activate"), z3.If(h["g.n"] == 0, intern("free"), disposition_of(r))
         )
@@ -298,7 +310,7 @@ def _reclaim_spec(h: Heap, a: Args, s: Sums) -> tuple[Callable[[Any], Any], Abst
     return allowed, want
 
 
-def _reclaim_returns(h0: Heap, h: Heap, value: Any, s: Sums) -> Goals:
+def _reclaim_returns(h0: Heap, h: Heap, value: Any, s: Sums, walked: Any) -> Goals:
     freed = (
         term(value.get("disposition")) == intern("free") if isinstance(value, Record) else z3.BoolVal(True)
     )
@@ -314,7 +326,7 @@ ENTRIES: dict[str, Entry] = {
     for e in (
         Entry("page_add_rmap", "page_add_rmap", None, _rmap_args, _add_pre, _add_post, _add_spec),
         Entry("page_remove_rmap", "page_remove_rmap", None, _rmap_args, _remove_pre, _remove_post,
-              lambda h, a, s: (_plain_answer(0), spec_rmap_remove(h, a.t))),
+              lambda h, a, s, w: (_plain_answer(0), spec_rmap_remove(h, a.t))),
         Entry("try_to_unmap", "try_to_unmap", None, lambda c, a: _rmap_args(c, a, False), _unmap_pre,
               _full_post, _unmap_spec, (PRESERVE, REFINE, SPEC_REFINES, COUNTS, RETURN),
               _unmap_returns, False),

@@ -28,6 +28,7 @@ from proofs.z3.invariants import flag
 from proofs.z3.lift import Config, Executor, Path, common_prefix
 from proofs.z3.pins import pin_chain
 from proofs.z3.properties import ENTRIES, PRESERVE, REFINE, SPEC_REFINES, Args, Entry
+from proofs.z3.spec import SUCCESS, Sums
 from proofs.z3.values import conj, disj
 from proofs.z3.vcs import NO_FAULT, entry_args, merged_returns, property_goals, run_entry
 
@@ -70,6 +71,19 @@ def walked(h: Heap, bound: int) -> tuple[Heap, Any]:
         "g.ppos": z3.Lambda([p], ppos),
     }
     return h.update(ghosts), z3.Or(direct, xs[bound] == 0)
+
+
+def stopped_at(h0: Heap, h1: Heap, n: int, sums: Sums) -> Any:
+    """Where a walk over the n entries of ``h0`` stopped, read off the state
+    it left: at the first entry whose outcome is SWAP_SUCCESS that is still
+    recorded, or at the end.  If any stopping point explains ``h1``
+    (spec.walk_may_stop), this one does: the entries between the two stay
+    either way, so a violation at this point is one at every point."""
+    stop: Any = z3.IntVal(n)
+    for j in range(n - 1, -1, -1):
+        stays = z3.And(sums.out(j) == SUCCESS, inv.recorded(h1, h0.select("g.pe", j)))
+        stop = z3.If(stays, j, stop)
+    return stop
 
 
 def world_pins(h: Heap, n: int, entry: Entry, args: Args) -> list[Any]:
@@ -133,7 +147,6 @@ def _search(
     start = Path(tuple(pre), h0)
     returns = merged_returns(run_entry(ex, entry, cls, args, start), h0)
     sums = ex.sums.of(h0)
-    answer, want = entry.spec(h0, args, sums)
     # One query per fault site and per goal conjunct, over every path that
     # can break it (their shared prefix factored out): small queries, a few.
     broken: dict[str, list[tuple[Any, ...]]] = {}
@@ -142,7 +155,9 @@ def _search(
             broken.setdefault(f"{NO_FAULT}: {f.kind} at {f.site}", []).append(f.path.cond)
     for p, value in returns:
         h1, ended = walked(p.heap, n + 3)
-        goals = property_goals(prop, entry, h0, h1, args, value, answer, want, sums, p.events)
+        stop = stopped_at(h0, h1, n, sums)
+        answer, want = entry.spec(h0, args, sums, stop)
+        goals = property_goals(prop, entry, h0, h1, args, value, answer, want, sums, stop, p.events)
         if prop in (PRESERVE, REFINE):
             goals.append(("rep_chain_well_formed", ended))
         for name, g in goals:

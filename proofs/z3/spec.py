@@ -275,38 +275,49 @@ def spec_rmap_remove(h: Heap, t: Any) -> Abstract:
     return a
 
 
-def spec_unmap(h: Heap, sums: Sums) -> Abstract:
-    """spec.ops.unmap: every mapping whose outcome is SWAP_SUCCESS goes."""
+def walk_may_stop(h: Heap, sums: Sums, walked: Any) -> Any:
+    """spec.ops.unmap_may_leave for a walk that reached the first ``walked``
+    entries of the chain: it reached them all, or it met a mapping that can
+    never be unmapped (SWAP_FAIL) and may leave the rest untried."""
+    n = h["g.n"]
+    return z3.Or(walked == n, z3.And(walked >= 0, walked < n, sums.fail(walked + 1) > 0))
+
+
+def spec_unmap(h: Heap, sums: Sums, walked: Any) -> Abstract:
+    """spec.ops.unmapped of the mappings that go when the walk reached the
+    first ``walked`` entries: those of them whose outcome is SWAP_SUCCESS."""
     a = abstract(h)
     p, m = z3.Int("p"), z3.Int("m")
-    n = h["g.n"]
-    gone = z3.Lambda([p], z3.And(recorded(h, p), spec_outcome(h, p) == SUCCESS))
+    reached = z3.Lambda([p], z3.And(recorded(h, p), h.select("g.ppos", p) < walked))
+    gone = z3.Lambda([p], z3.And(reached[p], spec_outcome(h, p) == SUCCESS))
     swapped = flag(h, PG_swapcache)
     a["rmap"] = z3.Lambda([p], z3.And(recorded(h, p), z3.Not(gone[p])))
     a["pte kinds"] = z3.Lambda([p], z3.If(gone[p], z3.If(swapped, SWAP, NONE), a["pte kinds"][p]))
     a["pte targets"] = z3.Lambda([p], z3.If(gone[p], z3.If(swapped, h["page.index"], 0), a["pte targets"][p]))
     a["pte young"] = z3.Lambda([p], z3.And(z3.Not(gone[p]), a["pte young"][p]))
     a["pte dirty"] = z3.Lambda([p], z3.And(z3.Not(gone[p]), a["pte dirty"][p]))
-    a["rss"] = z3.Lambda([m], h.select("mm.rss", m) - sums.succm(m, n))
+    a["rss"] = z3.Lambda([m], h.select("mm.rss", m) - sums.succm(m, walked))
     entry = h["page.index"]
     a["swap"] = z3.If(
         swapped,
-        z3.Store(h["swap.count"], entry, swap_after(h.select("swap.count", entry), sums.succ(n))),
+        z3.Store(h["swap.count"], entry, swap_after(h.select("swap.count", entry), sums.succ(walked))),
         h["swap.count"],
     )
-    a["page count"] = h["page.count"] - sums.succ(n)
-    a["page dirty"] = z3.Or(flag(h, PG_dirty), sums.dirt(n))
-    a["nr_reverse_maps"] = h["state.nr"] - sums.succ(n)
+    a["page count"] = h["page.count"] - sums.succ(walked)
+    a["page dirty"] = z3.Or(flag(h, PG_dirty), sums.dirt(walked))
+    a["nr_reverse_maps"] = h["state.nr"] - sums.succ(walked)
     return a
 
 
-def unmap_answers(h: Heap, sums: Sums, r: Any) -> Any:
-    """spec.ops.unmap_answers for the full walk: SWAP_SUCCESS exactly when
-    nothing stays; SWAP_FAIL when some mapping's outcome can never succeed
-    (the environment has no SWAP_ERROR), so that shrink_cache activates the
-    page; SWAP_AGAIN only when every mapping that stayed stayed for AGAIN."""
+def unmap_answers(h: Heap, sums: Sums, r: Any, walked: Any) -> Any:
+    """spec.ops.unmap_answers: SWAP_SUCCESS exactly when nothing stays;
+    SWAP_FAIL when some mapping's outcome can never succeed (the environment
+    has no SWAP_ERROR), so that shrink_cache activates the page; SWAP_AGAIN
+    only when every mapping that stayed stayed for AGAIN.  A walk that
+    stopped early stopped at a SWAP_FAIL (``walk_may_stop``)."""
     n = h["g.n"]
-    return z3.If(sums.succ(n) == n, r == SUCCESS, z3.If(sums.fail(n) > 0, r == FAIL, r == AGAIN))
+    fails = z3.Or(walked < n, sums.fail(n) > 0)
+    return z3.If(sums.succ(walked) == n, r == SUCCESS, z3.If(fails, r == FAIL, r == AGAIN))
 
 
 def after_referenced(h: Heap) -> Heap:

@@ -96,6 +96,7 @@ def property_goals(
     answer: Any,
     want: Any,
     sums: Sums,
+    walked: Any,
     events: tuple[Any, ...] = (),
 ) -> list[tuple[str, Any]]:
     if prop == FLUSH:
@@ -109,7 +110,7 @@ def property_goals(
     if prop == COUNTS:
         return counters(h0, h, want)
     assert prop == RETURN and entry.returns is not None
-    return entry.returns(h0, h, value, sums)
+    return entry.returns(h0, h, value, sums, walked)
 
 
 def _label(path: Path) -> str:
@@ -144,11 +145,15 @@ def build(name: str, prop: str, cls: type) -> Problem:
     ex = Executor(cls, Config("proof", LOOPS, POSTS))
     returns = merged_returns(run_entry(ex, entry, cls, args, start), h0)
     sums = ex.sums.of(h0)
-    answer, want = entry.spec(h0, args, sums)
-    goals = [
-        (p, property_goals(prop, entry, h0, p.heap, args, v, answer, want, sums, p.events))
-        for p, v in returns
-    ]
+    goals = []
+    for p, v in returns:
+        # The walk's stopping point is the ghost try_to_unmap's post records
+        # (proofs.z3.ghosts): the witness of the spec's "some allowed stop".
+        walked = p.heap["g.walked"]
+        answer, want = entry.spec(h0, args, sums, walked)
+        goals.append(
+            (p, property_goals(prop, entry, h0, p.heap, args, v, answer, want, sums, walked, p.events))
+        )
     axioms = ex.sums.axioms
     # The precondition can hold (in a pinned small world); every other VC's
     # hypotheses are the precondition and a path, whose reachability the
