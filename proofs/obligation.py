@@ -63,6 +63,15 @@ class Obligation:
     def ident(self) -> str:
         return f"{self.name} [{self.variant}]"
 
+    def prepare(self) -> None:
+        """What the runner's module can do before the obligation's own process
+        starts (its ``prepare(obligation)``, if it has one), to share among
+        the obligations one worker runs."""
+        module = importlib.import_module(self.runner.partition(":")[0])
+        prepare: Callable[[Obligation], None] | None = getattr(module, "prepare", None)
+        if prepare is not None:
+            prepare(self)
+
     def run(self, timeout: float) -> Outcome:
         module, _, name = self.runner.partition(":")
         fn: Callable[[Obligation, float], Outcome] = getattr(importlib.import_module(module), name)

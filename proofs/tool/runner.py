@@ -15,6 +15,7 @@ after the reports of what finished are written, marked incomplete.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -107,7 +108,12 @@ def _answer(obligation: Obligation, timeout: float, cex_dir: Path, conn: Connect
 
 
 def discharge(obligation: Obligation, timeout: float, limit: float, cex_dir: Path) -> Outcome:
-    """Run one obligation in a child process, killed after ``limit`` seconds."""
+    """Run one obligation in a child process, killed after ``limit`` seconds;
+    what it shares with the worker's other obligations is made first, here,
+    and its time is counted in this obligation's."""
+    prepared = time.perf_counter()
+    obligation.prepare()
+    prepared = time.perf_counter() - prepared
     receiver, sender = FORK.Pipe(duplex=False)
     child = FORK.Process(target=_answer, args=(obligation, timeout, cex_dir, sender), daemon=True)
     start = time.perf_counter()
@@ -125,7 +131,7 @@ def discharge(obligation: Obligation, timeout: float, limit: float, cex_dir: Pat
             child.join()
             error = f"the prover's process died (exit code {child.exitcode})"
             return Outcome("error", time.perf_counter() - start, {"error": error})
-        return outcome
+        return dataclasses.replace(outcome, seconds=outcome.seconds + prepared)
     finally:
         child.join()
         release(child)

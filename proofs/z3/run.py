@@ -21,10 +21,22 @@ from proofs.obligation import Obligation, Outcome
 from proofs.z3.lift import Unsupported
 from proofs.z3.prover import discharge
 from proofs.z3.search import MAX_CHAIN, counterexample
-from proofs.z3.vcs import build
+from proofs.z3.vcs import build, lifted
 
 SEARCH_SHARE = 1.0  # the bounded search's budget, in multiples of the timeout
 FIRST_LOOK = 1.5  # seconds per query (twice, see prover.check_incremental) before the search is tried
+
+
+def prepare(obligation: Obligation) -> None:
+    """Lift the obligation's entry point in this process, before the runner
+    forks the process that proves it: the obligations of one function that
+    the same worker runs then share one run of the generator (the first
+    pays for it: the runner adds the time to its answer).  A failure here is
+    left for the proving process to report."""
+    try:
+        lifted(obligation.function, variant_class(obligation.variant))
+    except Exception:  # reported by prove(), in the obligation's own process
+        pass
 
 
 def prove(obligation: Obligation, timeout: float) -> Outcome:
@@ -36,14 +48,18 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
         return Outcome("error", time.perf_counter() - start, {"error": str(why)})
     # A first look with a short budget: z3 refutes quickly, but finding a
     # model of a quantified VC can take long, and the bounded search finds
-    # a replaying counterexample sooner.  Only then do the VCs get the full
-    # budget, so a slow proof is still a proof.
+    # a replaying counterexample sooner.  A VC the first look refutes goes
+    # to the search at once; one it cannot settle gets the full budget
+    # first (a slow proof is still a proof, and needs no search).
     failures, log = discharge(problem.vcs, min(timeout, FIRST_LOOK))
+    full = bool(failures) and failures[0].status in ("timeout", "unknown")
+    if full:  # slow, not refuted: the full budget before any search
+        failures, log = discharge(problem.vcs, timeout)
     found = None
     if failures and failures[0].status != "vacuous":
         named = tuple(c for f in failures for c in f.conjuncts)
         found = counterexample(obligation.function, obligation.prop, cls, timeout * SEARCH_SHARE, named)
-        if found is None:
+        if found is None and not full:
             failures, log = discharge(problem.vcs, timeout)
     detail: dict[str, Any] = {"vcs": log, "method": obligation.method, "paths": _paths(problem)}
     if not failures:

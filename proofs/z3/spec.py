@@ -235,6 +235,13 @@ class SumsRegistry:
     def of(self, h: Heap) -> Sums:
         return Sums(h, self)
 
+    def copy(self) -> SumsRegistry:
+        """A registry that starts with these sums: an obligation's property
+        adds its own without touching a shared lifted run's."""
+        other = SumsRegistry()
+        other._by_key = dict(self._by_key)
+        return other
+
     @property
     def axioms(self) -> list[Any]:
         return [a for s in self._by_key.values() for a in s.axioms()]

@@ -16,6 +16,7 @@ hold proves nothing).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -136,17 +137,40 @@ def _fault_vc(
     return [(f"no fault at any of {len(goals)} sites", [*base, *axioms], goals)]
 
 
-def build(name: str, prop: str, cls: type) -> Problem:
+@dataclass(frozen=True)
+class Lifted:
+    """An entry point of a variant run through the generator once: what every
+    property of it is stated over."""
+
+    h0: Heap
+    args: Args
+    pre: list[Any]
+    executor: Executor
+    returns: list[tuple[Path, Any]]
+
+
+@functools.cache
+def lifted(name: str, cls: type) -> Lifted:
+    """The generator's run of ``name`` on ``cls`` from a fresh state that
+    satisfies the entry's precondition (one per process: the obligations
+    of one function share it; see proofs.z3.run.prepare)."""
     entry = ENTRIES[name]
     h0 = fresh_heap("s")
     args = entry_args(entry)
     pre = [*inv.world_facts(h0), *[t for _, t in entry.pre(h0, args)]]
-    start = Path(tuple(pre), h0)
     ex = Executor(cls, Config("proof", LOOPS, POSTS))
-    returns = merged_returns(run_entry(ex, entry, cls, args, start), h0)
-    sums = ex.sums.of(h0)
+    returns = merged_returns(run_entry(ex, entry, cls, args, Path(tuple(pre), h0)), h0)
+    return Lifted(h0, args, pre, ex, returns)
+
+
+def build(name: str, prop: str, cls: type) -> Problem:
+    entry = ENTRIES[name]
+    run = lifted(name, cls)
+    h0, args, pre, ex = run.h0, run.args, run.pre, run.executor
+    registry = ex.sums.copy()
+    sums = registry.of(h0)
     goals = []
-    for p, v in returns:
+    for p, v in run.returns:
         # The walk's stopping point is the ghost try_to_unmap's post records
         # (proofs.z3.ghosts): the witness of the spec's "some allowed stop".
         walked = p.heap["g.walked"]
@@ -154,7 +178,7 @@ def build(name: str, prop: str, cls: type) -> Problem:
         goals.append(
             (p, property_goals(prop, entry, h0, p.heap, args, v, answer, want, sums, walked, p.events))
         )
-    axioms = ex.sums.axioms
+    axioms = registry.axioms
     # The precondition can hold (in a pinned small world); every other VC's
     # hypotheses are the precondition and a path, whose reachability the
     # bounded witnesses show (proofs.z3.reach).
