@@ -58,6 +58,7 @@ CALLERS = ("map", "zap", "reclaim")
 ENTRY_FUNCTIONS = frozenset((e.method or e.caller.__name__) for e in ENTRIES.values() if e.method or e.caller)
 CALL_QUERY = 5.0  # seconds for one call site's precondition
 QUICK = 0.3  # seconds for a first unreachability check, before larger worlds are built
+RLIMIT, QUICK_RLIMIT = 3_000_000, 600_000  # z3 resource counts: about a second, a fifth of one
 QUERY = 1.0  # seconds for one model in the pinned world, or one unreachability proof
 METHOD = (
     "z3: witnesses in pinned small worlds replayed line by line; dead arms unsat with the loop invariants"
@@ -230,10 +231,12 @@ def witnesses(
     return found, found_list
 
 
-def unreachable(run: Run, conds: list[tuple[Any, ...]], name: str, seconds: float = 2 * QUERY) -> str:
-    """proved (no path to it is possible), or z3's other answer."""
+def unreachable(run: Run, conds: list[tuple[Any, ...]], name: str, quick: bool = False) -> str:
+    """proved (no path to it is possible), or z3's other answer.  Bounded by
+    z3's resource count too: its timeout alone does not always stop a
+    quantified query."""
     vc = VC(name, [*run.hyps, *reaching(conds)], [("unreachable", z3.BoolVal(False))])
-    return check_vc(vc, seconds).status
+    return check_vc(vc, QUICK if quick else 2 * QUERY, QUICK_RLIMIT if quick else RLIMIT).status
 
 
 # ---------------------------------------------------------------- reachability
@@ -260,7 +263,7 @@ def reachability(name: str, cls: type, variant: str, timeout: float) -> tuple[st
     def settle(pending: list[str]) -> set[str]:
         for arm in (a for a in arms if str(a) in pending):
             conds = paths(proof, arm.key)
-            status[str(arm)] = unreachable(proof, conds, str(arm), QUICK) if conds else "lifted"
+            status[str(arm)] = unreachable(proof, conds, str(arm), quick=True) if conds else "lifted"
         return {text for text, answer in status.items() if answer in ("proved", "lifted")}
 
     found, found_list = witnesses(entry, cls, variant, targets, files, deadline, settle)
