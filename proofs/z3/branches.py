@@ -363,7 +363,8 @@ def observe(trace: list[dict[str, Any]], variant: str, files: frozenset[str]) ->
         short = code_file(frame)
         if short is None:
             return None
-        seq[id(frame)] = lines = []
+        lines: list[int] = []
+        seq[id(frame)] = lines
         seen.lines.setdefault((short, frame.f_code.co_name), []).append(lines)
         return local
 

@@ -53,9 +53,14 @@ from proofs.z3.search import _model, plain, world_pins
 from proofs.z3.values import conj, disj, term
 from proofs.z3.vcs import entry_args, run_entry
 
+
+def function_of(entry: Entry) -> str:
+    return entry.method or (entry.caller.__name__ if entry.caller else entry.name)
+
+
 REACH, CALL_SITES = "reachability", "call-site preconditions"
 CALLERS = ("map", "zap", "reclaim")
-ENTRY_FUNCTIONS = frozenset((e.method or e.caller.__name__) for e in ENTRIES.values() if e.method or e.caller)
+ENTRY_FUNCTIONS = frozenset(function_of(e) for e in ENTRIES.values())
 CALL_QUERY = 5.0  # seconds for one call site's precondition
 QUICK = 0.3  # seconds for a first unreachability check, before larger worlds are built
 RLIMIT, QUICK_RLIMIT = 3_000_000, 600_000  # z3 resource counts: about a second, a fifth of one
@@ -70,10 +75,6 @@ LOCKS = "rep_locks_released"
 # "ptep is not recorded yet" states; its walk has no loop invariant).
 DEBUG_CHECKS = {"page_add_rmap": "_debug_check_args"}
 NOT_FOUND = 'DEBUG_RMAP [rmap.c:178]: the pte is on a reverse-mapped page (the "should NEVER happen" report)'
-
-
-def function_of(entry: Entry) -> str:
-    return entry.method or (entry.caller.__name__ if entry.caller else entry.name)
 
 
 STATEMENTS = {
@@ -313,7 +314,7 @@ def call_sites(name: str, cls: type, variant: str, timeout: float) -> tuple[str,
         callee = ENTRIES.get(c.func.__name__)
         if c.caller == mine and callee is not None and callee.method is not None:
             by_site.setdefault(f"{callee.name} at {c.site}", []).append((callee, c))
-    calls = []
+    calls: list[dict[str, Any]] = []
     for where, at in by_site.items():
         verdicts = []
         for callee, c in at:
@@ -323,10 +324,10 @@ def call_sites(name: str, cls: type, variant: str, timeout: float) -> tuple[str,
             hyps = [*c.path.cond, *ex.sums.axioms, *canonical_ghosts(proof.h)]
             budget = min(CALL_QUERY, max(0.5, deadline - time.perf_counter()))
             verdicts.append((check_incremental(VC(where, hyps, goals, split=True), budget), len(goals)))
-        failing = [n for v, _ in verdicts for n in v.conjuncts if v.status != "proved"]
+        broken = [n for v, _ in verdicts for n in v.conjuncts if v.status != "proved"]
         worst = next((v.status for v, _ in verdicts if v.status != "proved"), "proved")
         calls.append(
-            {"call": where, "paths": len(at), "goals": verdicts[0][1], "status": worst, "failing": failing}
+            {"call": where, "paths": len(at), "goals": verdicts[0][1], "status": worst, "failing": broken}
         )
     points: dict[tuple[str, str, Any], list[tuple[Any, ...]]] = {}
     for a in ex.answers:
@@ -342,7 +343,7 @@ def call_sites(name: str, cls: type, variant: str, timeout: float) -> tuple[str,
     ]
     files = frozenset(_file(f) for fs in ex.own.values() for f in fs)
     found, found_list = witnesses(entry, cls, variant, targets, files, deadline)
-    helpers = []
+    helpers: list[dict[str, Any]] = []
     for point, conds in points.items():
         text = texts[point]
         if text in found:
