@@ -27,6 +27,8 @@ PROPERTIES = (
     "balanced counts",
     "return value",
     "flush order",
+    "reachability",
+    "call-site preconditions",
     "fix necessary",
     "deadlock freedom",
     "deadlock reachable",

@@ -23,6 +23,7 @@ from proofs.z3.heap import Heap
 from proofs.z3.pins import SWAP_ENTRY, address
 
 PFN = 1
+IO_PFN = 2  # an I/O page (not valid) a present pte off the chain may map (search.world_pins' extra)
 PAGE = 0x1000
 
 
@@ -90,14 +91,21 @@ def decode(model: z3.ModelRef, h: Heap, n: int, function: str, args: Any) -> dic
             pte["swap"] = SWAP_ENTRY
     slot = v(h.select("swap.count", SWAP_ENTRY))
     swap = {str(SWAP_ENTRY): max(slot, 1)} if swapcache or any(holds_swap.values()) else {}
+    # A present pte off the chain (world_pins' extra; never page_add_rmap's
+    # argument, which the last operation maps) is mapped first.
+    extra = n + 1 if present[n + 1] and function not in ("page_add_rmap", "map") else None
+    extra_pfn = v(h.select("pte.pfn", n + 1)) if extra else PFN
+    io = [{"pfn": IO_PFN, "count": 1, "valid": False}] if extra and extra_pfn != PFN else []
     world = {
         "op": "world",
-        "pages": [page],
+        "pages": [page, *io],
         "mms": [{"name": mm_names[m], "vmas": sorted(vs, key=lambda x: x["start"])} for m, vs in mms.items()],
         "ptes": ptes,
         "swap": swap,
     }
     ops: list[dict[str, Any]] = [world]
+    if extra:
+        ops.append({"op": "map", "pte": names[extra], "pfn": extra_pfn})
     for p in reversed(mapped):
         ops.append({"op": "map", "pte": names[p], "pfn": PFN})
         ops.append(
@@ -122,6 +130,7 @@ def decode(model: z3.ModelRef, h: Heap, n: int, function: str, args: Any) -> dic
         fail,
         after,
         v(args.dirty) if args and args.dirty is not None else False,
+        t is not None and t <= n,
     )
     if function not in ("page_add_rmap", "map"):
         ops += [{"op": "lock", "mm": m} for m in busy]
@@ -131,7 +140,9 @@ def decode(model: z3.ModelRef, h: Heap, n: int, function: str, args: Any) -> dic
     return {"trace": ops, "env": env}
 
 
-def _final(function: str, pte: str | None, fail: int, after: int, dirty: bool) -> list[dict[str, Any]]:
+def _final(
+    function: str, pte: str | None, fail: int, after: int, dirty: bool, on_chain: bool
+) -> list[dict[str, Any]]:
     locked = [{"op": "set_page", "pfn": PFN, "locked": True}]
     match function:
         case "page_add_rmap" | "map":
@@ -139,6 +150,10 @@ def _final(function: str, pte: str | None, fail: int, after: int, dirty: bool) -
                 *([{"op": "fail_alloc", "n": fail, **({"after": after} if after else {})}] if fail else []),
                 {"op": "map", "pte": pte, "pfn": PFN, "dirty": dirty},
             ]
+        case "page_remove_rmap" if on_chain:
+            # a pte on the chain that no longer maps the page: zap cleared it,
+            # and is replayed as the caller that does (search.world_pins' extra)
+            return [{"op": "zap", "pte": pte}]
         case "page_remove_rmap":
             return [{"op": "page_remove_rmap", "pfn": PFN, "pte": pte}]
         case "zap":

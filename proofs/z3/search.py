@@ -22,7 +22,7 @@ import z3
 from impl.kernel import PG_chainlock, PG_direct, PG_dirty, PG_locked, PG_referenced, PG_reserved, PG_swapcache
 from impl.trace import Session, TraceError
 from proofs.z3 import invariants as inv
-from proofs.z3.decode import decode
+from proofs.z3.decode import IO_PFN, decode
 from proofs.z3.heap import Heap, fresh_heap, intern
 from proofs.z3.invariants import flag
 from proofs.z3.lift import Config, Executor, Path, common_prefix
@@ -86,10 +86,14 @@ def stopped_at(h0: Heap, h1: Heap, n: int, sums: Sums) -> Any:
     return stop
 
 
-def world_pins(h: Heap, n: int, entry: Entry, args: Args) -> list[Any]:
+def world_pins(h: Heap, n: int, entry: Entry, args: Args, extra: bool = False) -> list[Any]:
     """What a world built by the callers always has, beyond the pinned chain:
     the ptes that map the page are the chain's (and page_add_rmap's argument),
-    rss and nr_reverse_maps count them, no other page has entries."""
+    rss and nr_reverse_maps count them, no other page has entries.  With
+    ``extra``, pte n+1 may also be present, unrecorded: mapping this page
+    when it is not reverse-mapped, or an I/O page (pfn IO_PFN, not valid), and
+    a pte not present has no pfn, young or dirty bit (as the decoder builds it),
+    and page_remove_rmap's ptep may be on the chain, cleared (by zap)."""
     universe = range(1, n + 2)
     out = [*pin_chain(h, n, args), h["page.pfn"] == 1, h["g.nr_other"] == 0, h["state.nr"] == n]
     mask = sum(1 << b for b in KNOWN_FLAGS)
@@ -98,9 +102,21 @@ def world_pins(h: Heap, n: int, entry: Entry, args: Args) -> list[Any]:
     t = args.t
     for p in universe:
         present = h.select("pte.present", p)
-        out.append(
-            present == (z3.BoolVal(p <= n) if entry.name != "page_add_rmap" else z3.Or(p <= n, p == t))
-        )
+        if extra:  # what the decoder builds: a pte not present holds a swap entry or nothing
+            bits = z3.Or(h.select("pte.young", p), h.select("pte.dirty", p), h.select("pte.pfn", p) != 0)
+            out.append(z3.Implies(z3.Not(present), z3.Not(bits)))
+        if extra and p == n + 1 and entry.name != "page_add_rmap":
+            out.append(
+                z3.Implies(present, z3.Or(h.select("pte.pfn", p) == 1, h.select("pte.pfn", p) == IO_PFN))
+            )
+            continue
+        if entry.name == "page_add_rmap":
+            on = z3.Or(p <= n, p == t)
+        elif extra and entry.name == "page_remove_rmap":
+            on = z3.And(p <= n, p != t)  # zap cleared ptep first (decode replays it through zap)
+        else:
+            on = z3.BoolVal(p <= n)
+        out.append(present == on)
         out.append(z3.Implies(present, h.select("pte.pfn", p) == 1))
     for m in universe:
         mine = [z3.If(z3.And(p <= n, h.select("pte.mm", p) == m), 1, 0) for p in universe]

@@ -24,6 +24,7 @@ from proofs.tool.docgen.cli_page import cli_page
 from proofs.tool.docgen.findings_page import finding_page, findings_index, readme_with_findings
 from proofs.tool.docgen.invariants_page import invariants_page
 from proofs.tool.docgen.obligations_page import obligations_page
+from proofs.tool.docgen.reach_page import reach_page
 from proofs.tool.docgen.seed_facts import SeedFacts
 from proofs.tool.docgen.seed_page import seed_page
 from proofs.tool.docgen.sources import (
@@ -143,6 +144,7 @@ def generate(seed: SeedFacts) -> dict[str, str]:
         pages[name] = figures.fill(name, text)
     pages["invariants.md"] = invariants_page(ctx)
     pages["obligations.md"] = obligations_page(ctx)
+    pages["reachability.md"] = reach_page(ctx)
     pages["seed.md"] = seed_page(ctx)
     pages["findings/index.md"] = findings_index(ctx)
     for f in FINDINGS:
@@ -157,7 +159,7 @@ def generate(seed: SeedFacts) -> dict[str, str]:
     first = [n for n in ("index.md", "getting-started.md") if n in pages]
     rest_src = [n for n, _ in src if n not in first]
     nav: list[tuple[str, str | Sequence[tuple[str, str]]]] = [entry(n) for n in first]
-    nav += [entry(n) for n in ("invariants.md", "obligations.md", "trusted.md", "seed.md")]
+    nav += [entry(n) for n in ("invariants.md", "obligations.md", "reachability.md", "trusted.md", "seed.md")]
     nav.append(("Findings", [entry("findings/index.md"), *(entry(f"findings/{f.id}.md") for f in FINDINGS)]))
     nav += [entry("traces.md"), entry("cli.md")]
     if rest_src:
