@@ -54,13 +54,13 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
     failures, log = discharge(problem.vcs, min(timeout, FIRST_LOOK))
     full = bool(failures) and failures[0].status in ("timeout", "unknown")
     if full:  # slow, not refuted: the full budget before any search
-        failures, log = discharge(problem.vcs, timeout)
+        failures, log = _again(problem.vcs, log, timeout)
     found = None
     if failures and failures[0].status != "vacuous":
         named = tuple(c for f in failures for c in f.conjuncts)
         found = counterexample(obligation.function, obligation.prop, cls, timeout * SEARCH_SHARE, named)
         if found is None and not full:
-            failures, log = discharge(problem.vcs, timeout)
+            failures, log = _again(problem.vcs, log, timeout)
     detail: dict[str, Any] = {"vcs": log, "method": obligation.method, "paths": _paths(problem)}
     if not failures:
         return Outcome("proved", time.perf_counter() - start, detail)
@@ -84,6 +84,18 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
         }
     )
     return Outcome("counterexample", time.perf_counter() - start, detail)
+
+
+def _again(
+    vcs: list[Any], log: list[dict[str, Any]], timeout: float
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Discharge again with ``timeout``, from the first VC the last run did
+    not prove: those before it are proved already (after a failure,
+    discharge only glances at the rest, so nothing after it counts)."""
+    proved = [row["status"] == row.get("consistent", "proved") == "proved" for row in log]
+    done = proved.index(False) if False in proved else len(log)
+    failures, rest = discharge(vcs[done:], timeout)
+    return failures, [*log[:done], *rest]
 
 
 def _paths(problem: Any) -> dict[str, int]:
