@@ -110,7 +110,7 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
     cls = variant_class(obligation.variant)
     run = reachability if obligation.prop == REACH else call_sites
     try:
-        status, detail = run(obligation.function, cls, obligation.variant, min(timeout, 30.0))
+        status, detail = run(obligation.function, cls, obligation.variant, timeout)
     except Unsupported as why:
         return Outcome("error", time.perf_counter() - start, {"error": str(why)})
     return Outcome(status, time.perf_counter() - start, {"method": obligation.method, **detail})  # type: ignore[arg-type]
