@@ -25,7 +25,8 @@ from typing import Any
 
 from impl import contracts
 from impl.contracts import Run, checking
-from proofs.crosshair.fixes import explain, seed_with
+from impl.variants import fixes_of, variant_name
+from proofs.crosshair.fixes import explain
 
 DEFAULT_BUDGET = 120.0  # CPU seconds per exploration; every fixed one exhausts well within it
 
@@ -186,19 +187,27 @@ def explore(
     return exploration
 
 
-def check_contract(task: tuple[str, str, tuple[int | None, ...], float, int, bool]) -> list[Verdict]:
+# variant, contract, its conditions (postcondition indices; None: same_as_fixed),
+# CPU budget, chain bounds (impl.contract_worlds.WORLDS), fail fast
+Task = tuple[str, str, tuple[int | None, ...], float, dict[str, int], bool]
+
+
+def check_contract(task: Task) -> list[Verdict]:
     """Explore a contract's chosen conditions (postcondition indices; None:
-    same_as_fixed) on a variant, in worlds of chains up to ``max_chain``;
-    on seed, go on with each counterexample's fixes applied until each
-    condition holds, one exploration per variant serving every condition."""
-    variant, name, indices, budget, max_chain, fail_fast = task
+    same_as_fixed) on a variant, in worlds of chains up to ``bounds``;
+    on a variant made of fixes that lacks some (``seed``, ``seed+F2``,
+    ``fixed-F3``), go on with each counterexample's missing fixes applied
+    until each condition holds, one exploration per variant serving every
+    condition.  A variant not made of fixes has nothing to attribute to."""
+    variant, name, indices, budget, bounds, fail_fast = task
+    base = fixes_of(variant)  # None: not made of fixes
     fn = getattr(contracts, name)
     posts = [condition(fn, i) for i in indices]
     explorations: dict[str, Exploration] = {}
 
     def explored(on: str) -> Exploration:
         if on not in explorations:
-            with checking(on, max_chain):
+            with checking(on, bounds):
                 explorations[on] = explore(fn, posts, on, budget, fail_fast=fail_fast)
         return explorations[on]
 
@@ -207,7 +216,7 @@ def check_contract(task: tuple[str, str, tuple[int | None, ...], float, int, boo
         verdict = Verdict(name, post.expr_source, post.line, VERIFIED, "", 0, 0.0)
         applied: list[str] = []
         while True:
-            on = seed_with(applied) if variant == "seed" else variant
+            on = variant_name(base | set(applied)) if base is not None and applied else variant
             ex = explored(on)
             verdict.paths += ex.paths
             verdict.cpu_seconds += ex.cpu_seconds
@@ -221,7 +230,8 @@ def check_contract(task: tuple[str, str, tuple[int | None, ...], float, int, boo
                     verdict.status = VERIFIED if ex.exhausted else BUDGET
                 break
             verdict.status = COUNTEREXAMPLE
-            cex = _counterexample(fn, post, args, on, applied if variant == "seed" else None, ex.detail)
+            present = None if base is None else base | set(applied)
+            cex = _counterexample(fn, post, args, on, present, ex.detail)
             verdict.counterexamples.append(cex)
             if not cex.explained_by:
                 break
@@ -235,7 +245,7 @@ def _counterexample(
     post: Any,
     args: dict[str, Any],
     variant: str,
-    applied: list[str] | None,
+    present: frozenset[str] | None,
     message: str,
 ) -> Counterexample:
     try:
@@ -245,7 +255,7 @@ def _counterexample(
         trace = list(value.trace) if isinstance(value, Run) else None
     except Exception:  # the scenario itself broke: show CrossHair's report
         answer, trace = message, None
-    explained = explain(applied, lambda v: _holds_on(fn, post, args, v)) if applied is not None else []
+    explained = explain(present, lambda v: _holds_on(fn, post, args, v)) if present is not None else []
     return Counterexample(variant, _show_call(fn, args), args, answer, trace, explained)
 
 

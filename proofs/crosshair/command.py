@@ -16,6 +16,7 @@ from typing import Any
 from impl import contracts
 from impl.contract_worlds import WORLD_BOUNDS, WORLDS
 from impl.contracts import CONTRACTS
+from proofs.attribution import missing_fixes
 from proofs.crosshair.check import (
     BUDGET,
     COUNTEREXAMPLE,
@@ -23,6 +24,7 @@ from proofs.crosshair.check import (
     ERROR,
     SAME_AS_FIXED,
     VERIFIED,
+    Task,
     Verdict,
     check_contract,
     conditions_of,
@@ -35,7 +37,6 @@ from proofs.tool.workers import InOrder, Stopped, run_tasks
 # ------------------------------------------------------------ the command
 
 Condition = tuple[str, int | None]  # entry point, postcondition index (None: diffbehavior)
-Task = tuple[str, str, tuple[int | None, ...], float, int, bool]  # check_contract's
 
 
 def conditions(names: Sequence[str] | None = None, *, diff: bool = False) -> list[Condition]:
@@ -68,13 +69,19 @@ def select(chosen: list[Condition], pattern: str | None) -> list[Condition]:
 
 
 def tasks(
-    variant: str, budget: float, chosen: list[Condition], max_chain: int, fail_fast: bool = False
+    variant: str,
+    budget: float,
+    chosen: list[Condition],
+    bounds: dict[str, int],
+    fail_fast: bool = False,
+    first: str | None = None,
 ) -> list[Task]:
-    """One task per contract: its chosen conditions, explored together."""
+    """One task per contract: its chosen conditions, explored together; the
+    contract named ``first``, if any, before the others."""
     by_name: dict[str, list[int | None]] = {}
-    for name, index in chosen:
+    for name, index in sorted(chosen, key=lambda c: c[0] != first):
         by_name.setdefault(name, []).append(index)
-    return [(variant, name, tuple(ix), budget, max_chain, fail_fast) for name, ix in by_name.items()]
+    return [(variant, name, tuple(ix), budget, bounds, fail_fast) for name, ix in by_name.items()]
 
 
 def _verdicts(chosen: list[Task], jobs: int) -> Iterator[list[Verdict]]:
@@ -115,16 +122,20 @@ def check(
     worlds: str = "push",
     max_chain: int | None = None,
     fail_fast: bool = False,
+    first: str | None = None,
 ) -> dict[str, Any]:
-    """Run the contract check (and, on seed, diffbehavior against fixed),
-    printing each verdict in contract order; answers the JSON report, which a
-    Ctrl-C (or ``fail_fast``'s first failure) leaves with ``complete: false``
-    and the conditions not run."""
+    """Run the contract check (and, on a variant that lacks some fixes,
+    diffbehavior against fixed), printing each verdict in contract order;
+    answers the JSON report, which a Ctrl-C (or ``fail_fast``'s first
+    failure) leaves with ``complete: false`` and the conditions not run.
+    ``max_chain`` caps every chain bound of the worlds; ``first`` names a
+    contract to check before the others (with ``fail_fast``, the mutants
+    stage's: the mutated function's, whose contract most likely sees it)."""
     start = time.perf_counter()
-    diff = variant == "seed" if diff is None else diff
-    max_chain = WORLDS[worlds] if max_chain is None else max_chain
+    diff = bool(missing_fixes(variant)) if diff is None else diff
+    bounds = {name: min(n, max_chain or n) for name, n in WORLDS[worlds].items()}
     chosen = select(conditions(names, diff=diff), pattern)
-    work = tasks(variant, budget, chosen, max_chain, fail_fast)
+    work = tasks(variant, budget, chosen, bounds, fail_fast, first)
     verdicts: list[Verdict] = []
     interrupted = False
     try:
@@ -172,7 +183,7 @@ def check(
         "variant": variant,
         "crosshair": _crosshair_version(),
         "per_condition_timeout_cpu_s": budget,
-        "bounds": {"MAX_CHAIN": max_chain, "worlds": worlds},
+        "bounds": {**bounds, "worlds": worlds},
         "worlds": world_statement(names),
         "selection": pattern,
         "conditions": [asdict(v) for v in posts],
@@ -300,14 +311,18 @@ def run(args: argparse.Namespace) -> int:
     for path, option in ((args.json_out, "--json"), (args.junit_out, "--junit")):
         if path is not None:
             cli.writable_file(path, option)
+    names = [fn.__name__ for fn in CONTRACTS]
+    if args.first is not None and args.first not in names:
+        raise UsageError(f"--first {args.first!r} is no contract; the contracts: {', '.join(names)}")
     if args.list:
-        _print_list(select(conditions(diff=args.variant == "seed"), args.pattern), args.json_out)
+        _print_list(select(conditions(diff=bool(missing_fixes(args.variant))), args.pattern), args.json_out)
         return EXIT_OK
     if "-" in (args.json_out, args.junit_out):
         raise UsageError("a report goes to standard output only with --list: the run's own text is there")
     print(
         f"rmap-verify contracts --variant {args.variant}: CrossHair {_crosshair_version()}, PEP 316, "
-        f"{budget:g} CPU s per exploration, {args.worlds} worlds (MAX_CHAIN={WORLDS[args.worlds]})",
+        f"{budget:g} CPU s per exploration, {args.worlds} worlds "
+        f"({', '.join(f'{k}={n}' for k, n in WORLDS[args.worlds].items())})",
         flush=True,
     )
     report = check(
@@ -319,6 +334,7 @@ def run(args: argparse.Namespace) -> int:
         require_verified=args.require_verified,
         worlds=args.worlds,
         fail_fast=args.fail_fast,
+        first=args.first,
     )
     report["required_verified"] = args.require_verified
     if args.json_out:

@@ -309,12 +309,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--worlds",
         choices=("push", "nightly"),
         default="push",
-        help="the worlds' bounds: chains up to 3 (push, the CI gate) or 4 (nightly)",
+        help="the worlds' bounds (impl/contract_worlds.py WORLDS): push, the CI gate, or nightly",
     )
     p.add_argument(
         "--fail-fast",
         action="store_true",
         help="stop at the first counterexample (the contracts stage of mutants)",
+    )
+    p.add_argument(
+        "--first",
+        default=None,
+        metavar="CONTRACT",
+        help="check this contract before the others (the contracts stage of mutants: the mutated function's)",
     )
     p.add_argument("--jobs", type=int, default=0, help="parallel processes (default: one per core)")
     _report_options(p)

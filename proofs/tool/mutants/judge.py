@@ -196,7 +196,7 @@ class Judge:
         with use_mutation(copy / mutant.file, operator, mutant.occurrence) as (_, mutated):
             assert mutated is not None, mutant.ident
             for stage in self.stages:
-                passed, _, out = run_stage(stage, copy, self.timeout(stage))
+                passed, _, out = run_stage(stage.on(mutant.function), copy, self.timeout(stage))
                 if passed is None:
                     return f"{stage.name}: timeout"
                 if not passed:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import inspect
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from impl.contracts import CONTRACTS
 from impl.rmap_fixed import FixedRmap
 from impl.rmap_seed import SeedRmap
 from proofs.tool.paths import RESULTS
@@ -85,6 +86,13 @@ class Stage:
     name: str
     argv: tuple[str, ...]
     needs: str  # a file of the copy that must exist for the stage to run
+    first: frozenset[str] = frozenset()  # functions the stage can check first (its --first)
+
+    def on(self, function: str) -> Stage:
+        """The stage as it judges a mutant of ``function``: that function's
+        check first, if it has one (an order only: every check still runs
+        until one fails)."""
+        return replace(self, argv=(*self.argv, "--first", function)) if function in self.first else self
 
 
 def stages(copy: Path, *, quick: bool = False, only: str | None = None) -> list[Stage]:
@@ -106,11 +114,14 @@ def stages(copy: Path, *, quick: bool = False, only: str | None = None) -> list[
             (py, "-c", RUN_CLI, "prove", "--variant", "fixed", "--jobs", "1", "--timeout", "120"),
             "proofs/tool/runner.py",
         ),
-        # The first counterexample decides: the run stops there.
+        # The push worlds, one CrossHair process; the first counterexample
+        # decides (the run stops there), so the mutated function's contract,
+        # the likeliest to see it, runs first.
         Stage(
             "contracts",
-            (py, "-c", RUN_CLI, "contracts", "--variant", "fixed", "--fail-fast"),
+            (py, "-c", RUN_CLI, "contracts", "--variant", "fixed", "--fail-fast", "--jobs", "1"),
             "proofs/crosshair/command.py",
+            frozenset(fn.__name__ for fn in CONTRACTS),
         ),
     ]
     assert tuple(s.name for s in candidates) == STAGE_NAMES
