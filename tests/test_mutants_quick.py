@@ -13,12 +13,22 @@ from pathlib import Path
 
 import pytest
 
+from proofs.crosshair.command import reaching_contracts
 from proofs.tool.mutants import generate
 from proofs.tool.mutants import judge as judging
 from proofs.tool.mutants.command import stale_equivalents, summarize
 from proofs.tool.mutants.generate import Mutant, enumerate_mutants
 from proofs.tool.mutants.judge import Judge, Verdict, make_copy
-from proofs.tool.mutants.scope import BLIND, DEFAULT_REPORT, EQUIVALENT, MIN_SCORE, SCOPE, Stage, stage_report
+from proofs.tool.mutants.scope import (
+    BLIND,
+    DEFAULT_REPORT,
+    EQUIVALENT,
+    MIN_SCORE,
+    SCOPE,
+    Stage,
+    stage_report,
+    stages,
+)
 from proofs.tool.paths import ROOT
 
 
@@ -101,6 +111,26 @@ def test_committed_contracts_stage_alone_names_every_survivor(all_mutants: list[
         if m["status"] == "blind":
             assert m["reason"] == blind[m["ident"]].reason and len(m["reason"]) > 40
     assert report["totals"] == summarize((Verdict(**m) for m in report["mutants"]), alone=True)
+
+
+def test_the_contracts_stage_checks_the_contracts_that_reach_the_mutant(tmp_path: Path) -> None:
+    (contracts,) = stages(ROOT, only="contracts")
+    calls = str(contracts.calls)
+    assert contracts.baseline().argv == (*contracts.argv, "--record-calls", calls)
+    on = contracts.on("impl/fixes.py", "try_to_unmap").argv
+    assert on == (*contracts.argv, "--calls", calls, "--reaching", "impl/fixes.py:try_to_unmap")
+    (tests,) = stages(ROOT, quick=True)
+    assert tests.on("impl/fixes.py", "try_to_unmap") == tests.baseline() == tests
+    # what the baseline records selects: a function no contract calls is checked by none
+    recorded = tmp_path / "calls.json"
+    recorded.write_text(json.dumps({"try_to_unmap": ["impl/fixes.py:try_to_unmap"], "reclaim": None}))
+    assert reaching_contracts(str(recorded), "impl/fixes.py:try_to_unmap") == (
+        ["try_to_unmap", "reclaim"],
+        "try_to_unmap",
+    )
+    assert reaching_contracts(str(recorded), "impl/callers.py:zap_pte") == (["reclaim"], "zap_pte")
+    # not a function (a class's body, module code): calls do not trace it, every contract runs
+    assert reaching_contracts(str(recorded), "impl/fixes.py:FixF1") == (None, "FixF1")
 
 
 def test_a_mutant_is_killed_and_the_unmutated_code_passes(

@@ -15,12 +15,16 @@ condition held on each.
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import json
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from impl import contracts
@@ -62,6 +66,7 @@ class Verdict:
     counterexamples: list[Counterexample] = field(default_factory=list)
     final_variant: str = ""  # the variant the last exploration ran on
     exhausted: bool = False  # the last exploration covered every path (CrossHair confirmed it)
+    calls: list[str] | None = None  # asked for: the functions of impl/ the contract's worlds call
 
 
 @dataclass
@@ -75,6 +80,7 @@ class Exploration:
     exhausted: bool
     detail: str
     error: bool = False  # CrossHair could not check the contract at all
+    worlds: list[dict[str, Any]] = field(default_factory=list)  # each path's arguments
 
 
 def _call_args(fn: Callable[..., Any], message: str) -> dict[str, Any] | None:
@@ -149,10 +155,12 @@ def explore(
 
     names = list(inspect.signature(fn).parameters)
     failures: dict[int, dict[str, Any]] = {}
+    worlds: list[dict[str, Any]] = []
 
     def evaluate(lcls: Any) -> bool:
         chosen = contracts.last_choices()  # this path's, realized once by the body
         args = dict(zip(names, chosen, strict=True)) if len(chosen) == len(names) else {}
+        worlds.append(args)
         with contracts.untraced():
             value = lcls["_"]
             for i, post in enumerate(posts):
@@ -177,7 +185,7 @@ def explore(
     kind = message.state if message else MessageType.CANNOT_CONFIRM
     detail = message.message if message else "no answer"
     exhausted = kind == MessageType.CONFIRMED
-    exploration = Exploration(variant, failures, stats["num_paths"], cpu, exhausted, detail)
+    exploration = Exploration(variant, failures, stats["num_paths"], cpu, exhausted, detail, worlds=worlds)
     if kind == MessageType.EXEC_ERR:  # the contract's body raised: every condition fails there
         args = _call_args(fn, detail)
         exploration.failures = dict.fromkeys(range(len(posts)), args) if args is not None else {}
@@ -188,8 +196,8 @@ def explore(
 
 
 # variant, contract, its conditions (postcondition indices; None: same_as_fixed),
-# CPU budget, chain bounds (impl.contract_worlds.WORLDS), fail fast
-Task = tuple[str, str, tuple[int | None, ...], float, dict[str, int], bool]
+# CPU budget, chain bounds (impl.contract_worlds.WORLDS), fail fast, record calls
+Task = tuple[str, str, tuple[int | None, ...], float, dict[str, int], bool, bool]
 
 
 def check_contract(task: Task) -> list[Verdict]:
@@ -198,8 +206,11 @@ def check_contract(task: Task) -> list[Verdict]:
     on a variant made of fixes that lacks some (``seed``, ``seed+F2``,
     ``fixed-F3``), go on with each counterexample's missing fixes applied
     until each condition holds, one exploration per variant serving every
-    condition.  A variant not made of fixes has nothing to attribute to."""
-    variant, name, indices, budget, bounds, fail_fast = task
+    condition.  A variant not made of fixes has nothing to attribute to.
+    With ``record_calls``, each verdict also names the functions of impl/
+    that the contract's worlds call on the variant (``calls_of``), when the
+    exploration on it exhausted them (None otherwise: not known)."""
+    variant, name, indices, budget, bounds, fail_fast, record_calls = task
     base = fixes_of(variant)  # None: not made of fixes
     fn = getattr(contracts, name)
     posts = [condition(fn, i) for i in indices]
@@ -237,7 +248,40 @@ def check_contract(task: Task) -> list[Verdict]:
                 break
             applied += cex.explained_by[0]
         verdicts.append(verdict)
+    first = explorations.get(variant)
+    if record_calls and first is not None and first.exhausted and not first.error:
+        with checking(variant, bounds):
+            calls = calls_of(fn, first.worlds)
+        for verdict in verdicts:
+            verdict.calls = calls
     return verdicts
+
+
+def calls_of(fn: Callable[..., Any], worlds: list[dict[str, Any]]) -> list[str]:
+    """``file:function`` of every function of impl/ that a run of ``fn`` in
+    one of ``worlds`` calls, its set-up included, each run replayed
+    concretely (no CrossHair) under a profile hook.  A contract's worlds are
+    its preconditions' alone (its body makes every choice concrete first),
+    so a change to a function none of its worlds call cannot change any of
+    its verdicts."""
+    impl_dir = Path(contracts.__file__).parent
+    seen: set[tuple[str, str]] = set()
+
+    def hook(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            seen.add((frame.f_code.co_filename, frame.f_code.co_name))
+
+    sys.setprofile(hook)
+    try:
+        for args in worlds:
+            with contextlib.suppress(Exception):  # a failure is the verdicts' to report
+                fn(**args)
+    finally:
+        sys.setprofile(None)
+    root = impl_dir.parent
+    return sorted(
+        f"{Path(file).relative_to(root)}:{name}" for file, name in seen if Path(file).parent == impl_dir
+    )
 
 
 def _counterexample(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
 import json
 import math
@@ -11,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from impl import contracts
@@ -31,6 +33,7 @@ from proofs.crosshair.check import (
 )
 from proofs.tool import cli
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK, UsageError
+from proofs.tool.paths import ROOT
 from proofs.tool.select import compile_expression
 from proofs.tool.workers import InOrder, Stopped, run_tasks
 
@@ -75,13 +78,16 @@ def tasks(
     bounds: dict[str, int],
     fail_fast: bool = False,
     first: str | None = None,
+    record_calls: bool = False,
 ) -> list[Task]:
     """One task per contract: its chosen conditions, explored together; the
     contract named ``first``, if any, before the others."""
     by_name: dict[str, list[int | None]] = {}
     for name, index in sorted(chosen, key=lambda c: c[0] != first):
         by_name.setdefault(name, []).append(index)
-    return [(variant, name, tuple(ix), budget, bounds, fail_fast) for name, ix in by_name.items()]
+    return [
+        (variant, name, tuple(ix), budget, bounds, fail_fast, record_calls) for name, ix in by_name.items()
+    ]
 
 
 def _verdicts(chosen: list[Task], jobs: int) -> Iterator[list[Verdict]]:
@@ -123,6 +129,7 @@ def check(
     max_chain: int | None = None,
     fail_fast: bool = False,
     first: str | None = None,
+    record_calls: bool = False,
 ) -> dict[str, Any]:
     """Run the contract check (and, on a variant that lacks some fixes,
     diffbehavior against fixed), printing each verdict in contract order;
@@ -130,12 +137,14 @@ def check(
     failure) leaves with ``complete: false`` and the conditions not run.
     ``max_chain`` caps every chain bound of the worlds; ``first`` names a
     contract to check before the others (with ``fail_fast``, the mutants
-    stage's: the mutated function's, whose contract most likely sees it)."""
+    stage's: the mutated function's, whose contract most likely sees it);
+    ``record_calls``: each verdict names what its contract's worlds call
+    (``check.calls_of``)."""
     start = time.perf_counter()
     diff = bool(missing_fixes(variant)) if diff is None else diff
     bounds = {name: min(n, max_chain or n) for name, n in WORLDS[worlds].items()}
     chosen = select(conditions(names, diff=diff), pattern)
-    work = tasks(variant, budget, chosen, bounds, fail_fast, first)
+    work = tasks(variant, budget, chosen, bounds, fail_fast, first, record_calls)
     verdicts: list[Verdict] = []
     interrupted = False
     try:
@@ -303,6 +312,40 @@ def _print_list(chosen: list[Condition], json_out: str | None) -> None:
         print(f"{len(rows)} conditions")
 
 
+def reaching_contracts(calls_file: str | None, target: str | None) -> tuple[list[str] | None, str | None]:
+    """--reaching FILE:FUNCTION with --calls (a --record-calls run's file):
+    the contracts whose worlds call that function (or whose calls are not
+    known), and the contract to check first, the one named like it.  A
+    name that no ``def`` of FILE defines (a class, module code) is not
+    traced by calls: every contract."""
+    if target is None:
+        if calls_file is not None:
+            raise UsageError("--calls needs --reaching FILE:FUNCTION")
+        return None, None
+    if calls_file is None or ":" not in target:
+        raise UsageError("--reaching takes FILE:FUNCTION (impl/fixes.py:try_to_unmap) and needs --calls FILE")
+    try:
+        recorded = json.loads(Path(calls_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as why:
+        raise UsageError(f"--calls {calls_file}: cannot read a --record-calls file: {why}") from None
+    known = {fn.__name__ for fn in CONTRACTS}
+    if not (isinstance(recorded, dict) and set(recorded) <= known):
+        raise UsageError(f"--calls {calls_file}: not a --record-calls file (contract -> functions)")
+    file, function = target.split(":", 1)
+    if function not in _defined(file):
+        return None, function
+    return [name for name, called in recorded.items() if called is None or target in called], function
+
+
+def _defined(file: str) -> set[str]:
+    """The names of the functions a file of the project defines (none when it is no Python file here)."""
+    try:
+        tree = ast.parse((ROOT / file).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+
 def run(args: argparse.Namespace) -> int:
     budget = DEFAULT_BUDGET if args.per_condition_timeout is None else args.per_condition_timeout
     if not (budget > 0 and math.isfinite(budget)):
@@ -311,9 +354,12 @@ def run(args: argparse.Namespace) -> int:
     for path, option in ((args.json_out, "--json"), (args.junit_out, "--junit")):
         if path is not None:
             cli.writable_file(path, option)
-    names = [fn.__name__ for fn in CONTRACTS]
-    if args.first is not None and args.first not in names:
-        raise UsageError(f"--first {args.first!r} is no contract; the contracts: {', '.join(names)}")
+    if args.record_calls is not None:
+        cli.writable_file(args.record_calls, "--record-calls")
+    names, first = reaching_contracts(args.calls, args.reaching)
+    if names == []:
+        print(f"no contract's worlds call {args.reaching}: no contract can see a change to it")
+        return EXIT_OK
     if args.list:
         _print_list(select(conditions(diff=bool(missing_fixes(args.variant))), args.pattern), args.json_out)
         return EXIT_OK
@@ -334,9 +380,14 @@ def run(args: argparse.Namespace) -> int:
         require_verified=args.require_verified,
         worlds=args.worlds,
         fail_fast=args.fail_fast,
-        first=args.first,
+        names=names,
+        first=first,
+        record_calls=args.record_calls is not None,
     )
     report["required_verified"] = args.require_verified
+    if args.record_calls:
+        calls = {row["function"]: row["calls"] for row in report["conditions"]}
+        cli.write_output(args.record_calls, json.dumps(calls, indent=1) + "\n", "--record-calls")
     if args.json_out:
         cli.write_output(
             args.json_out, json.dumps(report, indent=1, sort_keys=True, default=str) + "\n", "--json"

@@ -317,10 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop at the first counterexample (the contracts stage of mutants)",
     )
     p.add_argument(
-        "--first",
+        "--record-calls",
         default=None,
-        metavar="CONTRACT",
-        help="check this contract before the others (the contracts stage of mutants: the mutated function's)",
+        metavar="FILE",
+        help="write which functions of impl/ each contract's worlds call (the mutants stage's baseline)",
+    )
+    p.add_argument("--calls", default=None, metavar="FILE", help="a --record-calls file, for --reaching")
+    p.add_argument(
+        "--reaching",
+        default=None,
+        metavar="FILE:FUNCTION",
+        help="check only the contracts whose worlds call this function, its own first (a mutant's)",
     )
     p.add_argument("--jobs", type=int, default=0, help="parallel processes (default: one per core)")
     _report_options(p)

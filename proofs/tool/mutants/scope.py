@@ -7,7 +7,6 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from impl.contracts import CONTRACTS
 from impl.rmap_fixed import FixedRmap
 from impl.rmap_seed import SeedRmap
 from proofs.tool.paths import RESULTS
@@ -70,6 +69,7 @@ FIRST = (
     "test_spec.py",
 )
 
+CONTRACT_CALLS = ".contract-calls.json"  # in the unmutated copy: what each contract's worlds call
 RUN_CLI = "import sys; from proofs.tool.cli import main; sys.exit(main())"
 STAGE_NAMES = ("tests", "prove", "contracts")  # the stages, in the order they judge a mutant
 
@@ -86,13 +86,22 @@ class Stage:
     name: str
     argv: tuple[str, ...]
     needs: str  # a file of the copy that must exist for the stage to run
-    first: frozenset[str] = frozenset()  # functions the stage can check first (its --first)
+    calls: Path | None = None  # where its run on the unmutated code records what each check calls
 
-    def on(self, function: str) -> Stage:
-        """The stage as it judges a mutant of ``function``: that function's
-        check first, if it has one (an order only: every check still runs
-        until one fails)."""
-        return replace(self, argv=(*self.argv, "--first", function)) if function in self.first else self
+    def baseline(self) -> Stage:
+        """The stage as it runs on the unmutated code: recording, if it can,
+        which functions each of its checks calls."""
+        return replace(self, argv=(*self.argv, "--record-calls", str(self.calls))) if self.calls else self
+
+    def on(self, file: str, function: str) -> Stage:
+        """The stage as it judges a mutant of ``function`` in ``file``: only
+        the checks whose runs on the unmutated code call it (no other run
+        can change), that function's own first."""
+        if self.calls is None:
+            return self
+        return replace(
+            self, argv=(*self.argv, "--calls", str(self.calls), "--reaching", f"{file}:{function}")
+        )
 
 
 def stages(copy: Path, *, quick: bool = False, only: str | None = None) -> list[Stage]:
@@ -114,14 +123,14 @@ def stages(copy: Path, *, quick: bool = False, only: str | None = None) -> list[
             (py, "-c", RUN_CLI, "prove", "--variant", "fixed", "--jobs", "1", "--timeout", "120"),
             "proofs/tool/runner.py",
         ),
-        # The push worlds, one CrossHair process; the first counterexample
-        # decides (the run stops there), so the mutated function's contract,
-        # the likeliest to see it, runs first.
+        # The push worlds, one CrossHair process, only the contracts whose
+        # worlds call the mutated function (recorded on the unmutated code),
+        # its own first; the first counterexample decides (the run stops there).
         Stage(
             "contracts",
             (py, "-c", RUN_CLI, "contracts", "--variant", "fixed", "--fail-fast", "--jobs", "1"),
             "proofs/crosshair/command.py",
-            frozenset(fn.__name__ for fn in CONTRACTS),
+            copy / CONTRACT_CALLS,
         ),
     ]
     assert tuple(s.name for s in candidates) == STAGE_NAMES
