@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from proofs.crosshair import check as crosshair_check
 from proofs.crosshair.command import reaching_contracts
 from proofs.tool.mutants import generate
 from proofs.tool.mutants import judge as judging
@@ -115,22 +116,25 @@ def test_committed_contracts_stage_alone_names_every_survivor(all_mutants: list[
 
 def test_the_contracts_stage_checks_the_contracts_that_reach_the_mutant(tmp_path: Path) -> None:
     (contracts,) = stages(ROOT, only="contracts")
-    calls = str(contracts.calls)
-    assert contracts.baseline().argv == (*contracts.argv, "--record-calls", calls)
+    recorded = str(contracts.calls)
+    assert contracts.baseline().argv == (*contracts.argv, "--record", recorded)
     on = contracts.on("impl/fixes.py", "try_to_unmap").argv
-    assert on == (*contracts.argv, "--calls", calls, "--reaching", "impl/fixes.py:try_to_unmap")
+    assert on == (*contracts.argv, "--recorded", recorded, "--reaching", "impl/fixes.py:try_to_unmap")
     (tests,) = stages(ROOT, quick=True)
     assert tests.on("impl/fixes.py", "try_to_unmap") == tests.baseline() == tests
     # what the baseline records selects: a function no contract calls is checked by none
-    recorded = tmp_path / "calls.json"
-    recorded.write_text(json.dumps({"try_to_unmap": ["impl/fixes.py:try_to_unmap"], "reclaim": None}))
-    assert reaching_contracts(str(recorded), "impl/fixes.py:try_to_unmap") == (
-        ["try_to_unmap", "reclaim"],
-        "try_to_unmap",
-    )
-    assert reaching_contracts(str(recorded), "impl/callers.py:zap_pte") == (["reclaim"], "zap_pte")
-    # not a function (a class's body, module code): calls do not trace it, every contract runs
-    assert reaching_contracts(str(recorded), "impl/fixes.py:FixF1") == (None, "FixF1")
+    record = tmp_path / "recorded.json"
+    world = {"ptes": "Ms", "swap": "none", "shared": False}
+    walk = {"calls": ["impl/fixes.py:try_to_unmap"], "worlds": [world]}
+    record.write_text(json.dumps({"reclaim": None, "try_to_unmap": walk}))
+    names, first, _ = reaching_contracts(str(record), "impl/fixes.py:try_to_unmap")
+    assert (names, first) == (["try_to_unmap", "reclaim"], "try_to_unmap")
+    assert reaching_contracts(str(record), "impl/callers.py:zap_pte")[0] == ["reclaim"]
+    # not a function (a class's body, module code): the records do not trace it, every contract runs
+    assert reaching_contracts(str(record), "impl/fixes.py:FixF1")[0] == ["reclaim", "try_to_unmap"]
+    # a recorded world replays: it holds on fixed, and F1's walk fails it
+    assert crosshair_check.replay_worlds("try_to_unmap", [world], "fixed") is None
+    assert crosshair_check.replay_worlds("try_to_unmap", [world], "fixed-F1") == ("refines(_)", world)
 
 
 def test_a_mutant_is_killed_and_the_unmutated_code_passes(

@@ -66,7 +66,8 @@ class Verdict:
     counterexamples: list[Counterexample] = field(default_factory=list)
     final_variant: str = ""  # the variant the last exploration ran on
     exhausted: bool = False  # the last exploration covered every path (CrossHair confirmed it)
-    calls: list[str] | None = None  # asked for: the functions of impl/ the contract's worlds call
+    # asked for (``record``): the contract's worlds and what they call, when exhausted
+    record: dict[str, Any] | None = None
 
 
 @dataclass
@@ -158,10 +159,10 @@ def explore(
     worlds: list[dict[str, Any]] = []
 
     def evaluate(lcls: Any) -> bool:
-        chosen = contracts.last_choices()  # this path's, realized once by the body
-        args = dict(zip(names, chosen, strict=True)) if len(chosen) == len(names) else {}
-        worlds.append(args)
-        with contracts.untraced():
+        with contracts.untraced():  # a plain dict of plain values (a record writes it as JSON)
+            chosen = contracts.last_choices()  # this path's, realized once by the body
+            args = dict(zip(names, chosen, strict=True)) if len(chosen) == len(names) else {}
+            worlds.append(args)
             value = lcls["_"]
             for i, post in enumerate(posts):
                 if i not in failures and not post.evaluate({**args, "_": value, "__return__": value}):
@@ -196,7 +197,7 @@ def explore(
 
 
 # variant, contract, its conditions (postcondition indices; None: same_as_fixed),
-# CPU budget, chain bounds (impl.contract_worlds.WORLDS), fail fast, record calls
+# CPU budget, chain bounds (impl.contract_worlds.WORLDS), fail fast, record
 Task = tuple[str, str, tuple[int | None, ...], float, dict[str, int], bool, bool]
 
 
@@ -207,10 +208,10 @@ def check_contract(task: Task) -> list[Verdict]:
     ``fixed-F3``), go on with each counterexample's missing fixes applied
     until each condition holds, one exploration per variant serving every
     condition.  A variant not made of fixes has nothing to attribute to.
-    With ``record_calls``, each verdict also names the functions of impl/
-    that the contract's worlds call on the variant (``calls_of``), when the
-    exploration on it exhausted them (None otherwise: not known)."""
-    variant, name, indices, budget, bounds, fail_fast, record_calls = task
+    With ``record``, each verdict also holds the worlds the exploration on
+    the variant went through and the functions of impl/ they call there
+    (``calls_of``), when it exhausted them (None otherwise: not known)."""
+    variant, name, indices, budget, bounds, fail_fast, record = task
     base = fixes_of(variant)  # None: not made of fixes
     fn = getattr(contracts, name)
     posts = [condition(fn, i) for i in indices]
@@ -249,12 +250,32 @@ def check_contract(task: Task) -> list[Verdict]:
             applied += cex.explained_by[0]
         verdicts.append(verdict)
     first = explorations.get(variant)
-    if record_calls and first is not None and first.exhausted and not first.error:
+    if record and first is not None and first.exhausted and not first.error:
         with checking(variant, bounds):
-            calls = calls_of(fn, first.worlds)
+            recorded = {"calls": calls_of(fn, first.worlds), "worlds": first.worlds}
         for verdict in verdicts:
-            verdict.calls = calls
+            verdict.record = recorded
     return verdicts
+
+
+def replay_worlds(name: str, worlds: list[dict[str, Any]], variant: str) -> tuple[str, dict[str, Any]] | None:
+    """The first condition of contract ``name`` that fails, and the world it
+    fails in, when each of ``worlds`` (a ``record``'s) is run concretely on
+    ``variant``; None when every postcondition holds in every one.  On
+    worlds an exhausted exploration recorded this is the exploration's own
+    verdict: CrossHair's paths are those worlds, each run concretely."""
+    fn = getattr(contracts, name)
+    posts = conditions_of(fn)[1]
+    with checking(variant):
+        for args in worlds:
+            try:
+                value = fn(**args)
+            except Exception as why:
+                return f"raised {type(why).__name__}: {why}", args
+            for post in posts:
+                if not post.evaluate({**args, "_": value, "__return__": value}):
+                    return post.expr_source, args
+    return None
 
 
 def calls_of(fn: Callable[..., Any], worlds: list[dict[str, Any]]) -> list[str]:

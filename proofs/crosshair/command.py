@@ -30,6 +30,7 @@ from proofs.crosshair.check import (
     Verdict,
     check_contract,
     conditions_of,
+    replay_worlds,
 )
 from proofs.tool import cli
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK, UsageError
@@ -78,16 +79,14 @@ def tasks(
     bounds: dict[str, int],
     fail_fast: bool = False,
     first: str | None = None,
-    record_calls: bool = False,
+    record: bool = False,
 ) -> list[Task]:
     """One task per contract: its chosen conditions, explored together; the
     contract named ``first``, if any, before the others."""
     by_name: dict[str, list[int | None]] = {}
     for name, index in sorted(chosen, key=lambda c: c[0] != first):
         by_name.setdefault(name, []).append(index)
-    return [
-        (variant, name, tuple(ix), budget, bounds, fail_fast, record_calls) for name, ix in by_name.items()
-    ]
+    return [(variant, name, tuple(ix), budget, bounds, fail_fast, record) for name, ix in by_name.items()]
 
 
 def _verdicts(chosen: list[Task], jobs: int) -> Iterator[list[Verdict]]:
@@ -129,7 +128,7 @@ def check(
     max_chain: int | None = None,
     fail_fast: bool = False,
     first: str | None = None,
-    record_calls: bool = False,
+    record: bool = False,
 ) -> dict[str, Any]:
     """Run the contract check (and, on a variant that lacks some fixes,
     diffbehavior against fixed), printing each verdict in contract order;
@@ -138,13 +137,13 @@ def check(
     ``max_chain`` caps every chain bound of the worlds; ``first`` names a
     contract to check before the others (with ``fail_fast``, the mutants
     stage's: the mutated function's, whose contract most likely sees it);
-    ``record_calls``: each verdict names what its contract's worlds call
-    (``check.calls_of``)."""
+    ``record``: the report's ``recorded`` holds each contract's worlds and
+    what they call (``check.calls_of``), for ``--recorded``."""
     start = time.perf_counter()
     diff = bool(missing_fixes(variant)) if diff is None else diff
     bounds = {name: min(n, max_chain or n) for name, n in WORLDS[worlds].items()}
     chosen = select(conditions(names, diff=diff), pattern)
-    work = tasks(variant, budget, chosen, bounds, fail_fast, first, record_calls)
+    work = tasks(variant, budget, chosen, bounds, fail_fast, first, record)
     verdicts: list[Verdict] = []
     interrupted = False
     try:
@@ -195,8 +194,8 @@ def check(
         "bounds": {**bounds, "worlds": worlds},
         "worlds": world_statement(names),
         "selection": pattern,
-        "conditions": [asdict(v) for v in posts],
-        "diffbehavior": [asdict(v) for v in diffs],
+        "conditions": [_row(v) for v in posts],
+        "diffbehavior": [_row(v) for v in diffs],
         "findings_shown": sorted(
             {i for v in posts for c in v.counterexamples for s in c.explained_by for i in s}
         ),
@@ -206,7 +205,14 @@ def check(
         "not_run": not_run,
         "cpu_seconds": round(cpu, 1),
         "wall_seconds": round(time.perf_counter() - start, 1),
-    }
+    } | ({"recorded": {v.function: v.record for v in verdicts}} if record else {})
+
+
+def _row(verdict: Verdict) -> dict[str, Any]:
+    """A verdict as the report lists it (its worlds, if recorded, are the report's ``recorded``)."""
+    row = asdict(verdict)
+    del row["record"]
+    return row
 
 
 def _cpu_seconds(verdicts: list[Verdict]) -> float:
@@ -312,29 +318,50 @@ def _print_list(chosen: list[Condition], json_out: str | None) -> None:
         print(f"{len(rows)} conditions")
 
 
-def reaching_contracts(calls_file: str | None, target: str | None) -> tuple[list[str] | None, str | None]:
-    """--reaching FILE:FUNCTION with --calls (a --record-calls run's file):
-    the contracts whose worlds call that function (or whose calls are not
-    known), and the contract to check first, the one named like it.  A
-    name that no ``def`` of FILE defines (a class, module code) is not
-    traced by calls: every contract."""
-    if target is None:
-        if calls_file is not None:
-            raise UsageError("--calls needs --reaching FILE:FUNCTION")
-        return None, None
-    if calls_file is None or ":" not in target:
-        raise UsageError("--reaching takes FILE:FUNCTION (impl/fixes.py:try_to_unmap) and needs --calls FILE")
+def reaching_contracts(recorded_file: str, target: str) -> tuple[list[str], str, dict[str, Any]]:
+    """--reaching FILE:FUNCTION with --recorded (a --record run's file): the
+    contracts whose recorded worlds call that function (or that have no
+    record), the contract to check first (the one named like it) and the
+    records.  A name that no ``def`` of FILE defines (a class, module code)
+    is not traced by the records: every contract."""
+    if ":" not in target:
+        raise UsageError(f"--reaching takes FILE:FUNCTION (impl/fixes.py:try_to_unmap), not {target!r}")
     try:
-        recorded = json.loads(Path(calls_file).read_text(encoding="utf-8"))
+        recorded = json.loads(Path(recorded_file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as why:
-        raise UsageError(f"--calls {calls_file}: cannot read a --record-calls file: {why}") from None
+        raise UsageError(f"--recorded {recorded_file}: cannot read a --record file: {why}") from None
     known = {fn.__name__ for fn in CONTRACTS}
     if not (isinstance(recorded, dict) and set(recorded) <= known):
-        raise UsageError(f"--calls {calls_file}: not a --record-calls file (contract -> functions)")
+        raise UsageError(f"--recorded {recorded_file}: not a --record file (contract -> worlds and calls)")
     file, function = target.split(":", 1)
-    if function not in _defined(file):
-        return None, function
-    return [name for name, called in recorded.items() if called is None or target in called], function
+    traced = function in _defined(file)
+    names = [
+        name for name, record in recorded.items() if not traced or record is None or target in record["calls"]
+    ]
+    return sorted(names, key=lambda name: name != function), function, recorded
+
+
+def replay_recorded(recorded: dict[str, Any], names: list[str], variant: str) -> int:
+    """Check ``names`` on ``variant`` by replaying their recorded worlds
+    (``check.replay_worlds``), those without a record by CrossHair; stop at
+    the first failure."""
+    start = time.process_time()
+    for name in names:
+        record = recorded[name]
+        if record is None:
+            report = check(variant, names=[name], jobs=1, fail_fast=True)
+            if not report["ok"]:
+                return EXIT_FAILED
+            continue
+        failed = replay_worlds(name, record["worlds"], variant)
+        if failed is not None:
+            condition, args = failed
+            print(f"{name:17} post: {condition} fails on {variant} in {name}({args})")
+            return EXIT_FAILED
+        print(f"{name:17} holds in each of its {len(record['worlds'])} recorded worlds")
+    cpu = time.process_time() - start
+    print(f"{len(names)} contracts on {variant}: every recorded world holds ({cpu:.0f} CPU s)")
+    return EXIT_OK
 
 
 def _defined(file: str) -> set[str]:
@@ -354,12 +381,16 @@ def run(args: argparse.Namespace) -> int:
     for path, option in ((args.json_out, "--json"), (args.junit_out, "--junit")):
         if path is not None:
             cli.writable_file(path, option)
-    if args.record_calls is not None:
-        cli.writable_file(args.record_calls, "--record-calls")
-    names, first = reaching_contracts(args.calls, args.reaching)
-    if names == []:
-        print(f"no contract's worlds call {args.reaching}: no contract can see a change to it")
-        return EXIT_OK
+    if args.record is not None:
+        cli.writable_file(args.record, "--record")
+    if (args.recorded is None) != (args.reaching is None):
+        raise UsageError("--recorded FILE and --reaching FILE:FUNCTION go together")
+    if args.recorded is not None:
+        names, _, recorded = reaching_contracts(args.recorded, args.reaching)
+        if not names:
+            print(f"no contract's worlds call {args.reaching}: no contract can see a change to it")
+            return EXIT_OK
+        return replay_recorded(recorded, names, args.variant)
     if args.list:
         _print_list(select(conditions(diff=bool(missing_fixes(args.variant))), args.pattern), args.json_out)
         return EXIT_OK
@@ -380,14 +411,11 @@ def run(args: argparse.Namespace) -> int:
         require_verified=args.require_verified,
         worlds=args.worlds,
         fail_fast=args.fail_fast,
-        names=names,
-        first=first,
-        record_calls=args.record_calls is not None,
+        record=args.record is not None,
     )
     report["required_verified"] = args.require_verified
-    if args.record_calls:
-        calls = {row["function"]: row["calls"] for row in report["conditions"]}
-        cli.write_output(args.record_calls, json.dumps(calls, indent=1) + "\n", "--record-calls")
+    if args.record:
+        cli.write_output(args.record, json.dumps(report["recorded"]) + "\n", "--record")
     if args.json_out:
         cli.write_output(
             args.json_out, json.dumps(report, indent=1, sort_keys=True, default=str) + "\n", "--json"

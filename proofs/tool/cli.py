@@ -317,17 +317,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop at the first counterexample (the contracts stage of mutants)",
     )
     p.add_argument(
-        "--record-calls",
+        "--record",
         default=None,
         metavar="FILE",
-        help="write which functions of impl/ each contract's worlds call (the mutants stage's baseline)",
+        help="write each contract's worlds and what of impl/ they call (the mutants stage's baseline)",
     )
-    p.add_argument("--calls", default=None, metavar="FILE", help="a --record-calls file, for --reaching")
+    p.add_argument(
+        "--recorded",
+        default=None,
+        metavar="FILE",
+        help="replay a --record file's worlds instead of exploring (with --reaching)",
+    )
     p.add_argument(
         "--reaching",
         default=None,
         metavar="FILE:FUNCTION",
-        help="check only the contracts whose worlds call this function, its own first (a mutant's)",
+        help="only the contracts whose recorded worlds call this function, its own first (a mutant's)",
     )
     p.add_argument("--jobs", type=int, default=0, help="parallel processes (default: one per core)")
     _report_options(p)

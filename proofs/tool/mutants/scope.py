@@ -91,7 +91,7 @@ class Stage:
     def baseline(self) -> Stage:
         """The stage as it runs on the unmutated code: recording, if it can,
         which functions each of its checks calls."""
-        return replace(self, argv=(*self.argv, "--record-calls", str(self.calls))) if self.calls else self
+        return replace(self, argv=(*self.argv, "--record", str(self.calls))) if self.calls else self
 
     def on(self, file: str, function: str) -> Stage:
         """The stage as it judges a mutant of ``function`` in ``file``: only
@@ -100,7 +100,7 @@ class Stage:
         if self.calls is None:
             return self
         return replace(
-            self, argv=(*self.argv, "--calls", str(self.calls), "--reaching", f"{file}:{function}")
+            self, argv=(*self.argv, "--recorded", str(self.calls), "--reaching", f"{file}:{function}")
         )
 
 
