@@ -150,15 +150,24 @@ class Run:
 
 def refines(run: Run) -> bool:
     """α(after) and the result are what the spec operation allows from
-    α(before).  A scenario outside the spec's precondition fails too: a
+    α(before).  A scenario outside the spec's precondition fails too, and
+    so does a call its caller path refused (a caller-side precondition of
+    impl/callers.py, after which nothing ran and nothing is compared): a
     refinement that holds vacuously would prove nothing."""
-    return run.spec_applies and not run.record["spec_mismatch"]
+    return run.spec_applies and not run.record["precondition"] and not run.record["spec_mismatch"]
 
 
 def holds(run: Run, kind: str, but: str = "") -> bool:
     """No conjunct of the representation invariant of this kind (but the one
     named ``but``) is violated."""
     return not any(_KIND.get(name) == kind and name != but for name in run.record["violations"])
+
+
+def unlocks_page(run: Run) -> bool:
+    """The page is not PG_locked after the call: reclaim gives back the page
+    lock it took (TryLockPage ... UnlockPage), which α does not record."""
+    page = next(p for p in run.record["pages"] if p["pfn"] == PFN)
+    return "locked" not in page["flags"]
 
 
 def uncounts_unmapped(run: Run, entries: int) -> bool:
@@ -512,6 +521,7 @@ def reclaim(ptes: str, referenced: str, shared: bool) -> Run:
     post: holds(_, STRUCTURE)
     post: holds(_, COUPLING)
     post: holds(_, COUNT)
+    post: unlocks_page(_)
     """
     ptes, referenced, shared = concrete(ptes, referenced, shared)
     with untraced():
