@@ -209,6 +209,11 @@ _SWAP_PTE_PFN_ZERO = (
     "worlds' one page is pfn 1 (PFN), so `pte.present or k.pfn_valid(pte.pfn)` is `pte.present` in every "
     "world; only a world with a page at pfn 0 could tell"
 )
+_ZAPPED_PTE_HOLDS_SOMETHING = (
+    "every pte a world zaps holds a page or a swap entry (zap_pte's precondition), a PteVal that is neither "
+    "equal to nor the same object as PTE_NONE, so `is not PTE_NONE` answers as `!= PTE_NONE`; only a pte "
+    "cleared to a distinct value equal to PTE_NONE could tell, and the contract's caller never zaps one"
+)
 _DEBUG_CHECKS_PASS = (
     "DEBUG_RMAP's checks BUG() only on a call no caller makes (a NULL page or pte, a pte not present or "
     "already recorded), and every world's call is a caller's, so running them with DEBUG_RMAP off passes "
@@ -336,6 +341,10 @@ BLIND: dict[str, dict[str, Equivalent]] = {
         "impl/callers.py:_vma_of:ReplaceOrWithAnd#0": Equivalent(
             "return vma and VMA(ptep.address, ptep.address + PAGE_SIZE, vm_mm=ptep.mm.name)",
             _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:zap_pte:ReplaceComparisonOperator_NotEq_IsNot#0": Equivalent(
+            '_require(ptep.val is not PTE_NONE, f"{ptep.name} holds nothing to zap")',
+            _ZAPPED_PTE_HOLDS_SOMETHING,
         ),
         "impl/callers.py:zap_pte:ReplaceAndWithOr#0": Equivalent(
             "if pte.present or k.pfn_valid(pte.pfn):", _SWAP_PTE_PFN_ZERO
