@@ -78,13 +78,11 @@ def tasks(
     chosen: list[Condition],
     bounds: dict[str, int],
     fail_fast: bool = False,
-    first: str | None = None,
     record: bool = False,
 ) -> list[Task]:
-    """One task per contract: its chosen conditions, explored together; the
-    contract named ``first``, if any, before the others."""
+    """One task per contract: its chosen conditions, explored together."""
     by_name: dict[str, list[int | None]] = {}
-    for name, index in sorted(chosen, key=lambda c: c[0] != first):
+    for name, index in chosen:
         by_name.setdefault(name, []).append(index)
     return [(variant, name, tuple(ix), budget, bounds, fail_fast, record) for name, ix in by_name.items()]
 
@@ -127,23 +125,20 @@ def check(
     worlds: str = "push",
     max_chain: int | None = None,
     fail_fast: bool = False,
-    first: str | None = None,
     record: bool = False,
 ) -> dict[str, Any]:
     """Run the contract check (and, on a variant that lacks some fixes,
     diffbehavior against fixed), printing each verdict in contract order;
     answers the JSON report, which a Ctrl-C (or ``fail_fast``'s first
     failure) leaves with ``complete: false`` and the conditions not run.
-    ``max_chain`` caps every chain bound of the worlds; ``first`` names a
-    contract to check before the others (with ``fail_fast``, the mutants
-    stage's: the mutated function's, whose contract most likely sees it);
-    ``record``: the report's ``recorded`` holds each contract's worlds and
-    what they call (``check.calls_of``), for ``--recorded``."""
+    ``max_chain`` caps every chain bound of the worlds; with ``record``,
+    the report's ``recorded`` holds each contract's worlds and what they
+    call (``check.calls_of``), for ``--recorded``."""
     start = time.perf_counter()
     diff = bool(missing_fixes(variant)) if diff is None else diff
     bounds = {name: min(n, max_chain or n) for name, n in WORLDS[worlds].items()}
     chosen = select(conditions(names, diff=diff), pattern)
-    work = tasks(variant, budget, chosen, bounds, fail_fast, first, record)
+    work = tasks(variant, budget, chosen, bounds, fail_fast, record)
     verdicts: list[Verdict] = []
     interrupted = False
     try:
@@ -318,12 +313,12 @@ def _print_list(chosen: list[Condition], json_out: str | None) -> None:
         print(f"{len(rows)} conditions")
 
 
-def reaching_contracts(recorded_file: str, target: str) -> tuple[list[str], str, dict[str, Any]]:
+def reaching_contracts(recorded_file: str, target: str) -> tuple[list[str], dict[str, Any]]:
     """--reaching FILE:FUNCTION with --recorded (a --record run's file): the
     contracts whose recorded worlds call that function (or that have no
-    record), the contract to check first (the one named like it) and the
-    records.  A name that no ``def`` of FILE defines (a class, module code)
-    is not traced by the records: every contract."""
+    record), the one named like it first, and the records.  A name that no
+    ``def`` of FILE defines (a class, module code) is not traced by the
+    records: every contract."""
     if ":" not in target:
         raise UsageError(f"--reaching takes FILE:FUNCTION (impl/fixes.py:try_to_unmap), not {target!r}")
     try:
@@ -338,7 +333,7 @@ def reaching_contracts(recorded_file: str, target: str) -> tuple[list[str], str,
     names = [
         name for name, record in recorded.items() if not traced or record is None or target in record["calls"]
     ]
-    return sorted(names, key=lambda name: name != function), function, recorded
+    return sorted(names, key=lambda name: name != function), recorded
 
 
 def replay_recorded(recorded: dict[str, Any], names: list[str], variant: str) -> int:
@@ -386,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.recorded is None) != (args.reaching is None):
         raise UsageError("--recorded FILE and --reaching FILE:FUNCTION go together")
     if args.recorded is not None:
-        names, _, recorded = reaching_contracts(args.recorded, args.reaching)
+        names, recorded = reaching_contracts(args.recorded, args.reaching)
         if not names:
             print(f"no contract's worlds call {args.reaching}: no contract can see a change to it")
             return EXIT_OK
