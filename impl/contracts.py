@@ -71,6 +71,7 @@ __all__ = [
     "CONTRACTS",
     "HELD",
     "MAX_CHAIN",
+    "MAX_WALK",
     "REFERENCED",
     "SLOTS",
     "SWAP_STATES",
@@ -91,25 +92,28 @@ __all__ = [
 STRUCTURE, COUPLING, COUNT = "structure", "coupling", "count"
 _KIND = {inv.name: inv.kind for inv in ALL_INVARIANTS}
 
-# The variant the contracts run and the longest chain their worlds build:
-# ``checking`` sets them; the environment variables let plain ``crosshair
-# check impl/contracts.py`` pick them too.
+# The variant the contracts run and the longest chains their worlds build
+# (impl.contract_worlds.WORLDS): ``checking`` sets them; the environment
+# variables let plain ``crosshair check impl/contracts.py`` pick them too.
 VARIANT = os.environ.get("RMAP_CONTRACTS_VARIANT", "fixed")
-MAX_CHAIN = WORLDS[os.environ.get("RMAP_CONTRACTS_WORLDS", "push")]
+_BOUNDS = WORLDS[os.environ.get("RMAP_CONTRACTS_WORLDS", "push")]
+MAX_CHAIN, MAX_WALK = _BOUNDS["MAX_CHAIN"], _BOUNDS["MAX_WALK"]
 HELD = ("none", *SLOTS)  # map_pte: the pte held no swap entry, or one in a slot counted so
 
 
 @contextmanager
-def checking(variant: str, max_chain: int | None = None) -> Iterator[None]:
+def checking(variant: str, bounds: Mapping[str, int] | None = None) -> Iterator[None]:
     """Run the contracts' bodies on ``variant`` (a name in impl.variants), in
-    worlds of chains up to ``max_chain`` (unchanged when None)."""
-    global VARIANT, MAX_CHAIN
-    saved = VARIANT, MAX_CHAIN
-    VARIANT, MAX_CHAIN = variant, MAX_CHAIN if max_chain is None else max_chain
+    worlds of chains up to ``bounds`` (MAX_CHAIN, MAX_WALK; unchanged when None)."""
+    global VARIANT, MAX_CHAIN, MAX_WALK
+    saved = VARIANT, MAX_CHAIN, MAX_WALK
+    VARIANT = variant
+    if bounds is not None:
+        MAX_CHAIN, MAX_WALK = bounds["MAX_CHAIN"], bounds["MAX_WALK"]
     try:
         yield
     finally:
-        VARIANT, MAX_CHAIN = saved
+        VARIANT, MAX_CHAIN, MAX_WALK = saved
 
 
 class ScenarioError(Exception):
@@ -146,15 +150,24 @@ class Run:
 
 def refines(run: Run) -> bool:
     """α(after) and the result are what the spec operation allows from
-    α(before).  A scenario outside the spec's precondition fails too: a
+    α(before).  A scenario outside the spec's precondition fails too, and
+    so does a call its caller path refused (a caller-side precondition of
+    impl/callers.py, after which nothing ran and nothing is compared): a
     refinement that holds vacuously would prove nothing."""
-    return run.spec_applies and not run.record["spec_mismatch"]
+    return run.spec_applies and not run.record["precondition"] and not run.record["spec_mismatch"]
 
 
 def holds(run: Run, kind: str, but: str = "") -> bool:
     """No conjunct of the representation invariant of this kind (but the one
     named ``but``) is violated."""
     return not any(_KIND.get(name) == kind and name != but for name in run.record["violations"])
+
+
+def unlocks_page(run: Run) -> bool:
+    """The page is not PG_locked after the call: reclaim gives back the page
+    lock it took (TryLockPage ... UnlockPage), which α does not record."""
+    page = next(p for p in run.record["pages"] if p["pfn"] == PFN)
+    return "locked" not in page["flags"]
 
 
 def uncounts_unmapped(run: Run, entries: int) -> bool:
@@ -332,7 +345,7 @@ def try_to_unmap(ptes: str, swap: str, shared: bool) -> Run:
     locked (PG_locked), has backing store and is not reserved.  ``ptes``:
     a letter of CHAIN per mapping, in the order the walk visits them.
 
-    pre: 1 <= len(ptes) <= MAX_CHAIN
+    pre: 1 <= len(ptes) <= MAX_WALK
     pre: all(c in CHAIN for c in ptes)
     pre: swap in SWAP_STATES
     pre: not shared or len(ptes) > 1
@@ -499,7 +512,7 @@ def reclaim(ptes: str, referenced: str, shared: bool) -> Run:
     a letter of CHAIN per mapping, every one old; ``referenced`` (REFERENCED):
     what, if anything, makes the page referenced.
 
-    pre: len(ptes) <= MAX_CHAIN
+    pre: len(ptes) <= MAX_WALK
     pre: all(c in CHAIN for c in ptes)
     pre: referenced in REFERENCED
     pre: referenced != "pte" or len(ptes) > 0
@@ -508,6 +521,7 @@ def reclaim(ptes: str, referenced: str, shared: bool) -> Run:
     post: holds(_, STRUCTURE)
     post: holds(_, COUPLING)
     post: holds(_, COUNT)
+    post: unlocks_page(_)
     """
     ptes, referenced, shared = concrete(ptes, referenced, shared)
     with untraced():

@@ -101,6 +101,14 @@ def attributable(variant: str) -> bool:
     return fixes_of(variant) is not None
 
 
+def missing_fixes(variant: str) -> tuple[str, ...]:
+    """The fixes a variant made of fixes lacks, in finding order: the
+    findings its failures can be attributed to (none on ``fixed``, or on a
+    variant not made of fixes)."""
+    base = fixes_of(variant)
+    return () if base is None else tuple(f for f in FIXES if f not in base)
+
+
 def attribute(trace: list[dict[str, Any]], variant: str) -> Attribution:
     """For each violation the trace shows on ``variant``, the smallest set of
     missing fixes whose variant no longer shows it."""
@@ -108,7 +116,7 @@ def attribute(trace: list[dict[str, Any]], variant: str) -> Attribution:
     seen = shows(trace, variant)
     if base is None:
         return Attribution(variant, (), tuple(seen))
-    missing = [f for f in FIXES if f not in base]
+    missing = missing_fixes(variant)
     candidates = [fixes for size in range(1, MAX_FIXES + 1) for fixes in combinations(missing, size)]
     after = {fixes: replayed(trace, variant_name(base | set(fixes))) for fixes in candidates}
     removed, left = [], []

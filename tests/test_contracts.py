@@ -46,7 +46,7 @@ FULL = os.environ.get("RMAP_FULL_CONTRACTS") == "1"
 # The longest chain of the worlds the tests check: chains of two still show
 # every finding (F1 needs a failed entry and one behind it) and every wrong
 # change.
-SMALL = WORLDS["push"] if FULL else 2
+SMALL = WORLDS["push"]["MAX_CHAIN"] if FULL else 2
 
 
 def _quiet(line: str) -> None:
@@ -112,13 +112,26 @@ def test_diffbehavior_differences_are_findings(seed_report: dict[str, Any]) -> N
     assert all(d["exhausted"] for d in diffs)
 
 
+def test_a_variant_lacking_a_fix_is_attributed_to_it() -> None:
+    # Attribution follows the fixes a variant lacks, not the name "seed".
+    report = command.check("fixed-F3", names=["page_add_rmap"], out=_quiet, jobs=1, max_chain=SMALL)
+    assert not report["ok"] and report["findings_shown"] == ["F3"]
+    counterexamples = [c for v in report["conditions"] for c in v["counterexamples"]]
+    assert counterexamples and all(c["explained_by"] == [["F3"]] for c in counterexamples)
+    # each condition ends verified, those F3 broke on fixed (fixed-F3 with F3 added)
+    assert all(v["exhausted"] for v in report["conditions"])
+    assert all(v["final_variant"] == "fixed" for v in report["conditions"] if v["counterexamples"])
+    differences = [c for d in report["diffbehavior"] for c in d["counterexamples"]]
+    assert differences and all(c["explained_by"] == [["F3"]] for c in differences)
+
+
 # ------------------------------------------------------------ committed reports
 
 
 @pytest.mark.parametrize("variant", ["seed", "fixed"])
 def test_committed_report_is_current(variant: str) -> None:
     report = json.loads((RESULTS / f"contracts-{variant}.json").read_text())
-    assert report["bounds"] == {"MAX_CHAIN": WORLDS["push"], "worlds": "push"}
+    assert report["bounds"] == {**WORLDS["push"], "worlds": "push"}
     assert report["worlds"] == json.loads(json.dumps(command.world_statement(), default=str))
     listed = [(c["function"], c["condition"]) for c in report["conditions"]]
     assert listed == [(name, command.keywords((name, i))[1]) for name, i in command.conditions()]

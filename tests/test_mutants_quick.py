@@ -13,12 +13,23 @@ from pathlib import Path
 
 import pytest
 
+from proofs.crosshair import check as crosshair_check
+from proofs.crosshair.command import reaching_contracts
 from proofs.tool.mutants import generate
 from proofs.tool.mutants import judge as judging
 from proofs.tool.mutants.command import stale_equivalents, summarize
 from proofs.tool.mutants.generate import Mutant, enumerate_mutants
 from proofs.tool.mutants.judge import Judge, Verdict, make_copy
-from proofs.tool.mutants.scope import BLIND, DEFAULT_REPORT, EQUIVALENT, MIN_SCORE, SCOPE, Stage, stage_report
+from proofs.tool.mutants.scope import (
+    BLIND,
+    DEFAULT_REPORT,
+    EQUIVALENT,
+    MIN_SCORE,
+    SCOPE,
+    Stage,
+    stage_report,
+    stages,
+)
 from proofs.tool.paths import ROOT
 
 
@@ -101,6 +112,28 @@ def test_committed_contracts_stage_alone_names_every_survivor(all_mutants: list[
         if m["status"] == "blind":
             assert m["reason"] == blind[m["ident"]].reason and len(m["reason"]) > 40
     assert report["totals"] == summarize((Verdict(**m) for m in report["mutants"]), alone=True)
+
+
+def test_the_contracts_stage_checks_the_contracts_that_reach_the_mutant(tmp_path: Path) -> None:
+    (contracts,) = stages(ROOT, only="contracts")
+    recorded = str(contracts.calls)
+    assert contracts.baseline().argv == (*contracts.argv, "--record", recorded)
+    on = contracts.on("impl/fixes.py", "try_to_unmap").argv
+    assert on == (*contracts.argv, "--recorded", recorded, "--reaching", "impl/fixes.py:try_to_unmap")
+    (tests,) = stages(ROOT, quick=True)
+    assert tests.on("impl/fixes.py", "try_to_unmap") == tests.baseline() == tests
+    # what the baseline records selects: a function no contract calls is checked by none
+    record = tmp_path / "recorded.json"
+    world = {"ptes": "Ms", "swap": "none", "shared": False}
+    walk = {"calls": ["impl/fixes.py:try_to_unmap"], "worlds": [world]}
+    record.write_text(json.dumps({"reclaim": None, "try_to_unmap": walk}))
+    assert reaching_contracts(str(record), "impl/fixes.py:try_to_unmap")[0] == ["try_to_unmap", "reclaim"]
+    assert reaching_contracts(str(record), "impl/callers.py:zap_pte")[0] == ["reclaim"]
+    # not a function (a class's body, module code): the records do not trace it, every contract runs
+    assert reaching_contracts(str(record), "impl/fixes.py:FixF1")[0] == ["reclaim", "try_to_unmap"]
+    # a recorded world replays: it holds on fixed, and F1's walk fails it
+    assert crosshair_check.replay_worlds("try_to_unmap", [world], "fixed") is None
+    assert crosshair_check.replay_worlds("try_to_unmap", [world], "fixed-F1") == ("refines(_)", world)
 
 
 def test_a_mutant_is_killed_and_the_unmutated_code_passes(

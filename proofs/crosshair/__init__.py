@@ -11,15 +11,19 @@ how loaded the machine is).  A condition is
 - ``counterexample`` when an input breaks it: printed with the call, the
   implementation's answer and the trace that ``rmap-verify replay`` replays.
 
-On ``seed`` every counterexample is attributed to findings by their fixes
-(impl/fixes.py, one class per finding): the smallest sets of fixes that,
-applied to the seed, make the condition hold on that input.  The check then goes on with those fixes
-applied, so one condition shows every finding it can see, and ends on
-``verified`` once the seed carries them all.  The seed run also checks,
-function by function, whether the seed behaves as fixed on every input the
-contract allows (diffbehavior, as a condition: see ``same_as_fixed``); each
-difference is attributed the same way, and the check ends verified on the
-seed with every fix grafted, so fixed differs from seed only by its fixes.
+On a variant that is the seed with some fixes missing (``seed``,
+``seed+F2``, ``fixed-F3``: ``proofs.attribution.missing_fixes``) every
+counterexample is attributed to findings by their fixes (impl/fixes.py,
+one class per finding): the smallest sets of the missing fixes that, added
+to the variant, make the condition hold on that input.  The check then
+goes on with those fixes added, so one condition shows every finding it
+can see, and ends on ``verified`` once the variant carries them all.  Such
+a run also checks, function by function, whether the variant behaves as
+fixed on every input the contract allows (diffbehavior, as a condition:
+see ``same_as_fixed``); each difference is attributed the same way, and
+the check ends verified with every missing fix grafted, so fixed differs
+from the variant only by its fixes.  On any other variant (``fixed``,
+``2.5.32``, a patch under test) a counterexample is a plain failure.
 
 Exit 0: no counterexample and no unexplained difference; 1: otherwise.
 

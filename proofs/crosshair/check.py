@@ -15,17 +15,22 @@ condition held on each.
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 import json
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from impl import contracts
 from impl.contracts import Run, checking
-from proofs.crosshair.fixes import explain, seed_with
+from impl.variants import fixes_of, variant_name
+from proofs.crosshair.fixes import explain
 
 DEFAULT_BUDGET = 120.0  # CPU seconds per exploration; every fixed one exhausts well within it
 
@@ -61,6 +66,8 @@ class Verdict:
     counterexamples: list[Counterexample] = field(default_factory=list)
     final_variant: str = ""  # the variant the last exploration ran on
     exhausted: bool = False  # the last exploration covered every path (CrossHair confirmed it)
+    # asked for (``record``): the contract's worlds and what they call, when exhausted
+    record: dict[str, Any] | None = None
 
 
 @dataclass
@@ -74,6 +81,7 @@ class Exploration:
     exhausted: bool
     detail: str
     error: bool = False  # CrossHair could not check the contract at all
+    worlds: list[dict[str, Any]] = field(default_factory=list)  # each path's arguments
 
 
 def _call_args(fn: Callable[..., Any], message: str) -> dict[str, Any] | None:
@@ -148,11 +156,13 @@ def explore(
 
     names = list(inspect.signature(fn).parameters)
     failures: dict[int, dict[str, Any]] = {}
+    worlds: list[dict[str, Any]] = []
 
     def evaluate(lcls: Any) -> bool:
-        chosen = contracts.last_choices()  # this path's, realized once by the body
-        args = dict(zip(names, chosen, strict=True)) if len(chosen) == len(names) else {}
-        with contracts.untraced():
+        with contracts.untraced():  # a plain dict of plain values (a record writes it as JSON)
+            chosen = contracts.last_choices()  # this path's, realized once by the body
+            args = dict(zip(names, chosen, strict=True)) if len(chosen) == len(names) else {}
+            worlds.append(args)
             value = lcls["_"]
             for i, post in enumerate(posts):
                 if i not in failures and not post.evaluate({**args, "_": value, "__return__": value}):
@@ -176,7 +186,7 @@ def explore(
     kind = message.state if message else MessageType.CANNOT_CONFIRM
     detail = message.message if message else "no answer"
     exhausted = kind == MessageType.CONFIRMED
-    exploration = Exploration(variant, failures, stats["num_paths"], cpu, exhausted, detail)
+    exploration = Exploration(variant, failures, stats["num_paths"], cpu, exhausted, detail, worlds=worlds)
     if kind == MessageType.EXEC_ERR:  # the contract's body raised: every condition fails there
         args = _call_args(fn, detail)
         exploration.failures = dict.fromkeys(range(len(posts)), args) if args is not None else {}
@@ -186,19 +196,30 @@ def explore(
     return exploration
 
 
-def check_contract(task: tuple[str, str, tuple[int | None, ...], float, int, bool]) -> list[Verdict]:
+# variant, contract, its conditions (postcondition indices; None: same_as_fixed),
+# CPU budget, chain bounds (impl.contract_worlds.WORLDS), fail fast, record
+Task = tuple[str, str, tuple[int | None, ...], float, dict[str, int], bool, bool]
+
+
+def check_contract(task: Task) -> list[Verdict]:
     """Explore a contract's chosen conditions (postcondition indices; None:
-    same_as_fixed) on a variant, in worlds of chains up to ``max_chain``;
-    on seed, go on with each counterexample's fixes applied until each
-    condition holds, one exploration per variant serving every condition."""
-    variant, name, indices, budget, max_chain, fail_fast = task
+    same_as_fixed) on a variant, in worlds of chains up to ``bounds``;
+    on a variant made of fixes that lacks some (``seed``, ``seed+F2``,
+    ``fixed-F3``), go on with each counterexample's missing fixes applied
+    until each condition holds, one exploration per variant serving every
+    condition.  A variant not made of fixes has nothing to attribute to.
+    With ``record``, each verdict also holds the worlds the exploration on
+    the variant went through and the functions of impl/ they call there
+    (``calls_of``), when it exhausted them (None otherwise: not known)."""
+    variant, name, indices, budget, bounds, fail_fast, record = task
+    base = fixes_of(variant)  # None: not made of fixes
     fn = getattr(contracts, name)
     posts = [condition(fn, i) for i in indices]
     explorations: dict[str, Exploration] = {}
 
     def explored(on: str) -> Exploration:
         if on not in explorations:
-            with checking(on, max_chain):
+            with checking(on, bounds):
                 explorations[on] = explore(fn, posts, on, budget, fail_fast=fail_fast)
         return explorations[on]
 
@@ -207,7 +228,7 @@ def check_contract(task: tuple[str, str, tuple[int | None, ...], float, int, boo
         verdict = Verdict(name, post.expr_source, post.line, VERIFIED, "", 0, 0.0)
         applied: list[str] = []
         while True:
-            on = seed_with(applied) if variant == "seed" else variant
+            on = variant_name(base | set(applied)) if base is not None and applied else variant
             ex = explored(on)
             verdict.paths += ex.paths
             verdict.cpu_seconds += ex.cpu_seconds
@@ -221,13 +242,67 @@ def check_contract(task: tuple[str, str, tuple[int | None, ...], float, int, boo
                     verdict.status = VERIFIED if ex.exhausted else BUDGET
                 break
             verdict.status = COUNTEREXAMPLE
-            cex = _counterexample(fn, post, args, on, applied if variant == "seed" else None, ex.detail)
+            present = None if base is None else base | set(applied)
+            cex = _counterexample(fn, post, args, on, present, ex.detail)
             verdict.counterexamples.append(cex)
             if not cex.explained_by:
                 break
             applied += cex.explained_by[0]
         verdicts.append(verdict)
+    first = explorations.get(variant)
+    if record and first is not None and first.exhausted and not first.error:
+        with checking(variant, bounds):
+            recorded = {"calls": calls_of(fn, first.worlds), "worlds": first.worlds}
+        for verdict in verdicts:
+            verdict.record = recorded
     return verdicts
+
+
+def replay_worlds(name: str, worlds: list[dict[str, Any]], variant: str) -> tuple[str, dict[str, Any]] | None:
+    """The first condition of contract ``name`` that fails, and the world it
+    fails in, when each of ``worlds`` (a ``record``'s) is run concretely on
+    ``variant``; None when every postcondition holds in every one.  On
+    worlds an exhausted exploration recorded this is the exploration's own
+    verdict: CrossHair's paths are those worlds, each run concretely."""
+    fn = getattr(contracts, name)
+    posts = conditions_of(fn)[1]
+    with checking(variant):
+        for args in worlds:
+            try:
+                value = fn(**args)
+            except Exception as why:
+                return f"raised {type(why).__name__}: {why}", args
+            for post in posts:
+                if not post.evaluate({**args, "_": value, "__return__": value}):
+                    return post.expr_source, args
+    return None
+
+
+def calls_of(fn: Callable[..., Any], worlds: list[dict[str, Any]]) -> list[str]:
+    """``file:function`` of every function of impl/ that a run of ``fn`` in
+    one of ``worlds`` calls, its set-up included, each run replayed
+    concretely (no CrossHair) under a profile hook.  A contract's worlds are
+    its preconditions' alone (its body makes every choice concrete first),
+    so a change to a function none of its worlds call cannot change any of
+    its verdicts."""
+    impl_dir = Path(contracts.__file__).parent
+    seen: set[tuple[str, str]] = set()
+
+    def hook(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            seen.add((frame.f_code.co_filename, frame.f_code.co_name))
+
+    sys.setprofile(hook)
+    try:
+        for args in worlds:
+            with contextlib.suppress(Exception):  # a failure is the verdicts' to report
+                fn(**args)
+    finally:
+        sys.setprofile(None)
+    root = impl_dir.parent
+    return sorted(
+        f"{Path(file).relative_to(root)}:{name}" for file, name in seen if Path(file).parent == impl_dir
+    )
 
 
 def _counterexample(
@@ -235,7 +310,7 @@ def _counterexample(
     post: Any,
     args: dict[str, Any],
     variant: str,
-    applied: list[str] | None,
+    present: frozenset[str] | None,
     message: str,
 ) -> Counterexample:
     try:
@@ -245,7 +320,7 @@ def _counterexample(
         trace = list(value.trace) if isinstance(value, Run) else None
     except Exception:  # the scenario itself broke: show CrossHair's report
         answer, trace = message, None
-    explained = explain(applied, lambda v: _holds_on(fn, post, args, v)) if applied is not None else []
+    explained = explain(present, lambda v: _holds_on(fn, post, args, v)) if present is not None else []
     return Counterexample(variant, _show_call(fn, args), args, answer, trace, explained)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
 import json
 import math
@@ -11,11 +12,13 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from impl import contracts
 from impl.contract_worlds import WORLD_BOUNDS, WORLDS
 from impl.contracts import CONTRACTS
+from proofs.attribution import missing_fixes
 from proofs.crosshair.check import (
     BUDGET,
     COUNTEREXAMPLE,
@@ -23,19 +26,21 @@ from proofs.crosshair.check import (
     ERROR,
     SAME_AS_FIXED,
     VERIFIED,
+    Task,
     Verdict,
     check_contract,
     conditions_of,
+    replay_worlds,
 )
 from proofs.tool import cli
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK, UsageError
+from proofs.tool.paths import ROOT
 from proofs.tool.select import compile_expression
 from proofs.tool.workers import InOrder, Stopped, run_tasks
 
 # ------------------------------------------------------------ the command
 
 Condition = tuple[str, int | None]  # entry point, postcondition index (None: diffbehavior)
-Task = tuple[str, str, tuple[int | None, ...], float, int, bool]  # check_contract's
 
 
 def conditions(names: Sequence[str] | None = None, *, diff: bool = False) -> list[Condition]:
@@ -68,13 +73,18 @@ def select(chosen: list[Condition], pattern: str | None) -> list[Condition]:
 
 
 def tasks(
-    variant: str, budget: float, chosen: list[Condition], max_chain: int, fail_fast: bool = False
+    variant: str,
+    budget: float,
+    chosen: list[Condition],
+    bounds: dict[str, int],
+    fail_fast: bool = False,
+    record: bool = False,
 ) -> list[Task]:
     """One task per contract: its chosen conditions, explored together."""
     by_name: dict[str, list[int | None]] = {}
     for name, index in chosen:
         by_name.setdefault(name, []).append(index)
-    return [(variant, name, tuple(ix), budget, max_chain, fail_fast) for name, ix in by_name.items()]
+    return [(variant, name, tuple(ix), budget, bounds, fail_fast, record) for name, ix in by_name.items()]
 
 
 def _verdicts(chosen: list[Task], jobs: int) -> Iterator[list[Verdict]]:
@@ -115,16 +125,20 @@ def check(
     worlds: str = "push",
     max_chain: int | None = None,
     fail_fast: bool = False,
+    record: bool = False,
 ) -> dict[str, Any]:
-    """Run the contract check (and, on seed, diffbehavior against fixed),
-    printing each verdict in contract order; answers the JSON report, which a
-    Ctrl-C (or ``fail_fast``'s first failure) leaves with ``complete: false``
-    and the conditions not run."""
+    """Run the contract check (and, on a variant that lacks some fixes,
+    diffbehavior against fixed), printing each verdict in contract order;
+    answers the JSON report, which a Ctrl-C (or ``fail_fast``'s first
+    failure) leaves with ``complete: false`` and the conditions not run.
+    ``max_chain`` caps every chain bound of the worlds; with ``record``,
+    the report's ``recorded`` holds each contract's worlds and what they
+    call (``check.calls_of``), for ``--recorded``."""
     start = time.perf_counter()
-    diff = variant == "seed" if diff is None else diff
-    max_chain = WORLDS[worlds] if max_chain is None else max_chain
+    diff = bool(missing_fixes(variant)) if diff is None else diff
+    bounds = {name: min(n, max_chain or n) for name, n in WORLDS[worlds].items()}
     chosen = select(conditions(names, diff=diff), pattern)
-    work = tasks(variant, budget, chosen, max_chain, fail_fast)
+    work = tasks(variant, budget, chosen, bounds, fail_fast, record)
     verdicts: list[Verdict] = []
     interrupted = False
     try:
@@ -172,11 +186,11 @@ def check(
         "variant": variant,
         "crosshair": _crosshair_version(),
         "per_condition_timeout_cpu_s": budget,
-        "bounds": {"MAX_CHAIN": max_chain, "worlds": worlds},
+        "bounds": {**bounds, "worlds": worlds},
         "worlds": world_statement(names),
         "selection": pattern,
-        "conditions": [asdict(v) for v in posts],
-        "diffbehavior": [asdict(v) for v in diffs],
+        "conditions": [_row(v) for v in posts],
+        "diffbehavior": [_row(v) for v in diffs],
         "findings_shown": sorted(
             {i for v in posts for c in v.counterexamples for s in c.explained_by for i in s}
         ),
@@ -186,7 +200,14 @@ def check(
         "not_run": not_run,
         "cpu_seconds": round(cpu, 1),
         "wall_seconds": round(time.perf_counter() - start, 1),
-    }
+    } | ({"recorded": {v.function: v.record for v in verdicts}} if record else {})
+
+
+def _row(verdict: Verdict) -> dict[str, Any]:
+    """A verdict as the report lists it (its worlds, if recorded, are the report's ``recorded``)."""
+    row = asdict(verdict)
+    del row["record"]
+    return row
 
 
 def _cpu_seconds(verdicts: list[Verdict]) -> float:
@@ -292,6 +313,61 @@ def _print_list(chosen: list[Condition], json_out: str | None) -> None:
         print(f"{len(rows)} conditions")
 
 
+def reaching_contracts(recorded_file: str, target: str) -> tuple[list[str], dict[str, Any]]:
+    """--reaching FILE:FUNCTION with --recorded (a --record run's file): the
+    contracts whose recorded worlds call that function (or that have no
+    record), the one named like it first, and the records.  A name that no
+    ``def`` of FILE defines (a class, module code) is not traced by the
+    records: every contract."""
+    if ":" not in target:
+        raise UsageError(f"--reaching takes FILE:FUNCTION (impl/fixes.py:try_to_unmap), not {target!r}")
+    try:
+        recorded = json.loads(Path(recorded_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as why:
+        raise UsageError(f"--recorded {recorded_file}: cannot read a --record file: {why}") from None
+    known = {fn.__name__ for fn in CONTRACTS}
+    if not (isinstance(recorded, dict) and set(recorded) <= known):
+        raise UsageError(f"--recorded {recorded_file}: not a --record file (contract -> worlds and calls)")
+    file, function = target.split(":", 1)
+    traced = function in _defined(file)
+    names = [
+        name for name, record in recorded.items() if not traced or record is None or target in record["calls"]
+    ]
+    return sorted(names, key=lambda name: name != function), recorded
+
+
+def replay_recorded(recorded: dict[str, Any], names: list[str], variant: str) -> int:
+    """Check ``names`` on ``variant`` by replaying their recorded worlds
+    (``check.replay_worlds``), those without a record by CrossHair; stop at
+    the first failure."""
+    start = time.process_time()
+    for name in names:
+        record = recorded[name]
+        if record is None:
+            report = check(variant, names=[name], jobs=1, fail_fast=True)
+            if not report["ok"]:
+                return EXIT_FAILED
+            continue
+        failed = replay_worlds(name, record["worlds"], variant)
+        if failed is not None:
+            condition, args = failed
+            print(f"{name:17} post: {condition} fails on {variant} in {name}({args})")
+            return EXIT_FAILED
+        print(f"{name:17} holds in each of its {len(record['worlds'])} recorded worlds")
+    cpu = time.process_time() - start
+    print(f"{len(names)} contracts on {variant}: every recorded world holds ({cpu:.0f} CPU s)")
+    return EXIT_OK
+
+
+def _defined(file: str) -> set[str]:
+    """The names of the functions a file of the project defines (none when it is no Python file here)."""
+    try:
+        tree = ast.parse((ROOT / file).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+
 def run(args: argparse.Namespace) -> int:
     budget = DEFAULT_BUDGET if args.per_condition_timeout is None else args.per_condition_timeout
     if not (budget > 0 and math.isfinite(budget)):
@@ -300,14 +376,25 @@ def run(args: argparse.Namespace) -> int:
     for path, option in ((args.json_out, "--json"), (args.junit_out, "--junit")):
         if path is not None:
             cli.writable_file(path, option)
+    if args.record is not None:
+        cli.writable_file(args.record, "--record")
+    if (args.recorded is None) != (args.reaching is None):
+        raise UsageError("--recorded FILE and --reaching FILE:FUNCTION go together")
+    if args.recorded is not None:
+        names, recorded = reaching_contracts(args.recorded, args.reaching)
+        if not names:
+            print(f"no contract's worlds call {args.reaching}: no contract can see a change to it")
+            return EXIT_OK
+        return replay_recorded(recorded, names, args.variant)
     if args.list:
-        _print_list(select(conditions(diff=args.variant == "seed"), args.pattern), args.json_out)
+        _print_list(select(conditions(diff=bool(missing_fixes(args.variant))), args.pattern), args.json_out)
         return EXIT_OK
     if "-" in (args.json_out, args.junit_out):
         raise UsageError("a report goes to standard output only with --list: the run's own text is there")
     print(
         f"rmap-verify contracts --variant {args.variant}: CrossHair {_crosshair_version()}, PEP 316, "
-        f"{budget:g} CPU s per exploration, {args.worlds} worlds (MAX_CHAIN={WORLDS[args.worlds]})",
+        f"{budget:g} CPU s per exploration, {args.worlds} worlds "
+        f"({', '.join(f'{k}={n}' for k, n in WORLDS[args.worlds].items())})",
         flush=True,
     )
     report = check(
@@ -319,8 +406,11 @@ def run(args: argparse.Namespace) -> int:
         require_verified=args.require_verified,
         worlds=args.worlds,
         fail_fast=args.fail_fast,
+        record=args.record is not None,
     )
     report["required_verified"] = args.require_verified
+    if args.record:
+        cli.write_output(args.record, json.dumps(report["recorded"]) + "\n", "--record")
     if args.json_out:
         cli.write_output(
             args.json_out, json.dumps(report, indent=1, sort_keys=True, default=str) + "\n", "--json"

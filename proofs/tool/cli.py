@@ -309,12 +309,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--worlds",
         choices=("push", "nightly"),
         default="push",
-        help="the worlds' bounds: chains up to 3 (push, the CI gate) or 4 (nightly)",
+        help="the worlds' bounds (impl/contract_worlds.py WORLDS): push, the CI gate, or nightly",
     )
     p.add_argument(
         "--fail-fast",
         action="store_true",
         help="stop at the first counterexample (the contracts stage of mutants)",
+    )
+    p.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="write each contract's worlds and what of impl/ they call (the mutants stage's baseline)",
+    )
+    p.add_argument(
+        "--recorded",
+        default=None,
+        metavar="FILE",
+        help="replay a --record file's worlds instead of exploring (with --reaching)",
+    )
+    p.add_argument(
+        "--reaching",
+        default=None,
+        metavar="FILE:FUNCTION",
+        help="only the contracts whose recorded worlds call this function, its own first (a mutant's)",
     )
     p.add_argument("--jobs", type=int, default=0, help="parallel processes (default: one per core)")
     _report_options(p)

@@ -25,8 +25,9 @@ from typing import Any
 from proofs.tool.docgen import c_oracle
 from proofs.tool.docgen.bench_tables import render as bench_tables
 from proofs.tool.docgen.contract_worlds import worlds_tables
-from proofs.tool.docgen.mutation_tables import mutation_tables, stage_tables
+from proofs.tool.docgen.mutation_tables import mutation_tables, stage_rates, stage_tables
 from proofs.tool.docgen.sources import RESULTS, DocsError, load_json
+from proofs.tool.mutants.scope import STAGE_NAMES, stage_report
 
 PLACEHOLDER = re.compile(r"\{\{\s*(?P<kind>[\w-]+):(?P<what>[\w.\-]+)\s*(?:\|\s*(?P<format>[^}\s]+)\s*)?\}\}")
 _UNIT = (
@@ -147,9 +148,9 @@ def _slowest_contract() -> str:
 
 
 def _stage_alone(stage: str) -> str:
-    body = load_json(RESULTS / f"mutants-{stage}.json")
+    body = load_json(stage_report(stage))
     if body is None:
-        return f"Not run yet: `rmap-verify mutants --stage {stage}` writes its report in proofs/results/.\n"
+        return f"Not measured: `rmap-verify mutants --stage {stage}` writes its report in proofs/results/.\n"
     return stage_tables(body)
 
 
@@ -180,6 +181,7 @@ FIGURES: dict[str, Callable[[], str]] = {
     "bench_tables": lambda: bench_tables(results("bench")),
     "contract_worlds": lambda: worlds_tables(results("contracts-fixed")["worlds"]),
     "mutation_tables": lambda: mutation_tables(results("mutants")),
+    "mutation_stage_rates": lambda: stage_rates({s: load_json(stage_report(s)) for s in STAGE_NAMES}),
     "mutation_contracts_alone": lambda: _stage_alone("contracts"),
     "prove_sample": _prove_sample,
     "c_oracle_findings": lambda: c_oracle.findings_table(results("c-oracle")),

@@ -61,3 +61,23 @@ def stage_tables(body: dict[str, Any]) -> str:
             why = m["reason"] or "NOT EXPLAINED"
             lines.append(f"| `{m['ident']}` | {m['line']} | `{change}` | {why} |")
     return "\n".join(lines) + "\n"
+
+
+def stage_rates(bodies: dict[str, dict[str, Any] | None]) -> str:
+    """Each stage's own kill rate (``rmap-verify mutants --stage NAME``), side
+    by side; a stage whose report is absent is "not measured"."""
+    lines = [
+        "| stage | judged by, alone | mutants | killed | equivalent | blind | survived | kill rate |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for stage, body in bodies.items():
+        if body is None:
+            lines.append(f"| {stage} | not measured | - | - | - | - | - | not measured |")
+            continue
+        t = body["totals"]
+        rate = "n/a" if t["score"] is None else f"{100 * t['score']:.1f}%"
+        lines.append(
+            f"| {stage} | `{body['stages'][0]['command']}` | {t['mutants']} | {t['killed']} | "
+            f"{t['equivalent']} | {t['blind']} | {t['survived']} | {rate} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -154,7 +154,7 @@ class Judge:
     def timeout(self, stage: Stage) -> float:
         with self._baseline_lock:
             if stage.name not in self.baseline:
-                passed, seconds, out = run_stage(stage, self.base, None)
+                passed, seconds, out = run_stage(stage.baseline(), self.base, None)
                 if not passed:
                     tail = "\n".join(out.splitlines()[-15:])
                     raise BaselineFailed(f"the {stage.name} stage fails on the unmutated code:\n{tail}")
@@ -196,7 +196,7 @@ class Judge:
         with use_mutation(copy / mutant.file, operator, mutant.occurrence) as (_, mutated):
             assert mutated is not None, mutant.ident
             for stage in self.stages:
-                passed, _, out = run_stage(stage, copy, self.timeout(stage))
+                passed, _, out = run_stage(stage.on(mutant.file, mutant.function), copy, self.timeout(stage))
                 if passed is None:
                     return f"{stage.name}: timeout"
                 if not passed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from impl.rmap_fixed import FixedRmap
@@ -69,6 +69,7 @@ FIRST = (
     "test_spec.py",
 )
 
+CONTRACT_CALLS = ".contract-calls.json"  # in the unmutated copy: what each contract's worlds call
 RUN_CLI = "import sys; from proofs.tool.cli import main; sys.exit(main())"
 STAGE_NAMES = ("tests", "prove", "contracts")  # the stages, in the order they judge a mutant
 
@@ -85,6 +86,22 @@ class Stage:
     name: str
     argv: tuple[str, ...]
     needs: str  # a file of the copy that must exist for the stage to run
+    calls: Path | None = None  # where its run on the unmutated code records what each check calls
+
+    def baseline(self) -> Stage:
+        """The stage as it runs on the unmutated code: recording, if it can,
+        which functions each of its checks calls."""
+        return replace(self, argv=(*self.argv, "--record", str(self.calls))) if self.calls else self
+
+    def on(self, file: str, function: str) -> Stage:
+        """The stage as it judges a mutant of ``function`` in ``file``: only
+        the checks whose runs on the unmutated code call it (no other run
+        can change), that function's own first."""
+        if self.calls is None:
+            return self
+        return replace(
+            self, argv=(*self.argv, "--recorded", str(self.calls), "--reaching", f"{file}:{function}")
+        )
 
 
 def stages(copy: Path, *, quick: bool = False, only: str | None = None) -> list[Stage]:
@@ -106,11 +123,14 @@ def stages(copy: Path, *, quick: bool = False, only: str | None = None) -> list[
             (py, "-c", RUN_CLI, "prove", "--variant", "fixed", "--jobs", "1", "--timeout", "120"),
             "proofs/tool/runner.py",
         ),
-        # The first counterexample decides: the run stops there.
+        # The push worlds, one CrossHair process, only the contracts whose
+        # worlds call the mutated function (recorded on the unmutated code),
+        # its own first; the first counterexample decides (the run stops there).
         Stage(
             "contracts",
-            (py, "-c", RUN_CLI, "contracts", "--variant", "fixed", "--fail-fast"),
+            (py, "-c", RUN_CLI, "contracts", "--variant", "fixed", "--fail-fast", "--jobs", "1"),
             "proofs/crosshair/command.py",
+            copy / CONTRACT_CALLS,
         ),
     ]
     assert tuple(s.name for s in candidates) == STAGE_NAMES
@@ -143,30 +163,75 @@ _PTE_EQ_IS_IDENTITY = (
 # Stable mutant id -> why that mutant behaves exactly like the original.
 EQUIVALENT: dict[str, Equivalent] = {
     "impl/fixes.py:try_to_unmap:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
-        "if ret is SWAP_SUCCESS:", _SMALL_INT_IS
+        "if ret is SWAP_SUCCESS:",
+        _SMALL_INT_IS,
     ),
     "impl/fixes.py:try_to_unmap:ReplaceComparisonOperator_Eq_LtE#0": Equivalent(
-        "if ret <= SWAP_SUCCESS:", _NOTHING_BELOW_SUCCESS
+        "if ret <= SWAP_SUCCESS:",
+        _NOTHING_BELOW_SUCCESS,
     ),
     "impl/fixes.py:try_to_unmap_one:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
-        "if ret is SWAP_SUCCESS:", _SMALL_INT_IS
+        "if ret is SWAP_SUCCESS:",
+        _SMALL_INT_IS,
     ),
     "impl/fixes.py:try_to_unmap_one:ReplaceComparisonOperator_Eq_LtE#0": Equivalent(
-        "if ret <= SWAP_SUCCESS:", _NOTHING_BELOW_SUCCESS
+        "if ret <= SWAP_SUCCESS:",
+        _NOTHING_BELOW_SUCCESS,
     ),
     "impl/rmap_seed.py:_debug_check_not_mapped:ReplaceComparisonOperator_Is_Eq#0": Equivalent(
-        "if page.pte.direct == ptep:", _PTE_EQ_IS_IDENTITY
+        "if page.pte.direct == ptep:",
+        _PTE_EQ_IS_IDENTITY,
     ),
     "impl/rmap_seed.py:_debug_check_not_mapped:ReplaceComparisonOperator_Is_Eq#1": Equivalent(
-        "if pc.ptep == ptep:", _PTE_EQ_IS_IDENTITY
+        "if pc.ptep == ptep:",
+        _PTE_EQ_IS_IDENTITY,
     ),
     "impl/rmap_seed.py:page_remove_rmap:ReplaceComparisonOperator_Is_Eq#0": Equivalent(
-        "if page.pte.direct == ptep:", _PTE_EQ_IS_IDENTITY
+        "if page.pte.direct == ptep:",
+        _PTE_EQ_IS_IDENTITY,
     ),
     "impl/rmap_seed.py:page_remove_rmap:ReplaceComparisonOperator_Is_Eq#1": Equivalent(
-        "if pc.ptep == ptep:", _PTE_EQ_IS_IDENTITY
+        "if pc.ptep == ptep:",
+        _PTE_EQ_IS_IDENTITY,
     ),
 }
+
+# Why the contracts alone cannot see a survivor of their stage (the tests kill it).
+_VMA_ONLY_FLUSHED = (
+    "_vma_of's answer reaches only flush_cache_page and flush_tlb_page, whose records name the vma's mm "
+    "and the address, never the vma's bounds; every vma it can answer, and its stand-in, is ptep's mm's, "
+    "so every record is the same. `vma and VMA(...)` differs only for a pte outside every vma that a fault "
+    "backs out of (-ENOMEM) or a zap clears, and no world has one: map_pte's and zap_pte's ptes sit at "
+    "vm_start of their vmas"
+)
+_SWAP_PTE_PFN_ZERO = (
+    "a pte that is not present has pfn 0 (PteVal's default: it holds a swap entry or nothing) and the "
+    "worlds' one page is pfn 1 (PFN), so `pte.present or k.pfn_valid(pte.pfn)` is `pte.present` in every "
+    "world; only a world with a page at pfn 0 could tell"
+)
+_ZAPPED_PTE_HOLDS_SOMETHING = (
+    "every pte a world zaps holds a page or a swap entry (zap_pte's precondition), a PteVal that is neither "
+    "equal to nor the same object as PTE_NONE, so `is not PTE_NONE` answers as `!= PTE_NONE`; only a pte "
+    "cleared to a distinct value equal to PTE_NONE could tell, and the contract's caller never zaps one"
+)
+_DEBUG_CHECKS_PASS = (
+    "DEBUG_RMAP's checks BUG() only on a call no caller makes (a NULL page or pte, a pte not present or "
+    "already recorded), and every world's call is a caller's, so running them with DEBUG_RMAP off passes "
+    "and changes nothing; rmap's own default is never used (every Session passes debug_rmap)"
+)
+_NO_NULL_ARGUMENT = (
+    "`not page and not ptep` BUG()s only when both are NULL, where the seed's `or` does when either is; no "
+    "caller passes a NULL page or pte, so in every world both tests are false"
+)
+_RESERVED_HAS_NO_ENTRY = (
+    "a reserved page with a valid pfn is then walked instead of returned from at once: page_add_rmap never "
+    "records an entry for a reserved page, so the walk finds none and, with F4's fix, counts nothing; the "
+    "state after the call is the same in every world (the not-found report only prints)"
+)
+_PRINTK_ONLY = (
+    "_report_not_found then prints where DEBUG_RMAP is off and not where it is on: its printk lines are its "
+    "only effect, and no contract reads the kernel log"
+)
 
 # Survivors of one stage run alone (``rmap-verify mutants --stage NAME``):
 # stage -> mutant id -> the mutated line it expects and why that stage
@@ -180,5 +245,124 @@ BLIND: dict[str, dict[str, Equivalent]] = {
             "choice), so no contract calls map_pte with the default; the tests that fault a page in without "
             "naming the bit kill it",
         ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Eq#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start == ptep.address < v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Gt#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start > ptep.address < v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_GtE#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start >= ptep.address < v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Is#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start is ptep.address < v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_IsNot#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start is not ptep.address < v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Lt#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start < ptep.address < v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_NotEq#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start != ptep.address < v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_Eq#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address == v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_Gt#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address > v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_GtE#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address >= v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_Is#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address is v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_IsNot#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address is not v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_LtE#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address <= v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_NotEq#0": Equivalent(
+            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address != v.vm_end), None)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_BitAnd#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address & PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_BitOr#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address | PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_BitXor#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address ^ PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Div#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address / PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_FloorDiv#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address // PAGE_SIZE, vm_mm=ptep.mm.name)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_LShift#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address << PAGE_SIZE, vm_mm=ptep.mm.name)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Mod#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address % PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Mul#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address * PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Pow#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address ** PAGE_SIZE, vm_mm=ptep.mm.name)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_RShift#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address >> PAGE_SIZE, vm_mm=ptep.mm.name)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Sub#0": Equivalent(
+            "return vma or VMA(ptep.address, ptep.address - PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
+        ),
+        "impl/callers.py:_vma_of:ReplaceOrWithAnd#0": Equivalent(
+            "return vma and VMA(ptep.address, ptep.address + PAGE_SIZE, vm_mm=ptep.mm.name)",
+            _VMA_ONLY_FLUSHED,
+        ),
+        "impl/callers.py:zap_pte:ReplaceComparisonOperator_NotEq_IsNot#0": Equivalent(
+            '_require(ptep.val is not PTE_NONE, f"{ptep.name} holds nothing to zap")',
+            _ZAPPED_PTE_HOLDS_SOMETHING,
+        ),
+        "impl/callers.py:zap_pte:ReplaceAndWithOr#0": Equivalent(
+            "if pte.present or k.pfn_valid(pte.pfn):", _SWAP_PTE_PFN_ZERO
+        ),
+        "impl/fixes.py:page_add_rmap:AddNot#0": Equivalent("if not self.debug_rmap:", _DEBUG_CHECKS_PASS),
+        "impl/fixes.py:page_add_rmap:AddNot#2": Equivalent("if not self.debug_rmap:", _DEBUG_CHECKS_PASS),
+        "impl/rmap_seed.py:__init__:ReplaceFalseWithTrue#0": Equivalent(
+            "def __init__(self, k: Kernel, *, debug_rmap: bool = True) -> None:", _DEBUG_CHECKS_PASS
+        ),
+        "impl/rmap_seed.py:_debug_check_args:ReplaceOrWithAnd#0": Equivalent(
+            "if not page and not ptep:", _NO_NULL_ARGUMENT
+        ),
+        "impl/rmap_seed.py:page_remove_rmap:ReplaceOrWithAnd#0": Equivalent(
+            "if not page and not ptep:", _NO_NULL_ARGUMENT
+        ),
+        "impl/rmap_seed.py:page_remove_rmap:ReplaceOrWithAnd#1": Equivalent(
+            "if not k.pfn_valid(pfn) and PageReserved(page):", _RESERVED_HAS_NO_ENTRY
+        ),
+        "impl/rmap_seed.py:_report_not_found:AddNot#0": Equivalent("if not self.debug_rmap:", _PRINTK_ONLY),
     },
 }
