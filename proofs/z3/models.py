@@ -7,6 +7,9 @@ source like the rmap code.  These few are given a model instead, because
 their Python walks a list or a dict that the symbolic state keeps as an
 array; each model is small, says what it assumes, and is checked against
 impl/kernel.py by tests/test_z3_models.py, exhaustively on small states.
+The other trusted piece of the z3 obligations is the spec they are
+stated against, proofs.z3.spec (spec/ops.py over the symbolic state),
+checked against spec/ops.py by tests/test_z3_spec.py.
 """
 
 from __future__ import annotations

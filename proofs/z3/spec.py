@@ -7,8 +7,17 @@ value), rss, swap counts, the page's fields and nr_reverse_maps, each an
 array or a term, so that refinement is one equality per abstract field.
 Each ``spec_*`` gives the abstract state (and answer) spec/ops.py allows
 from α of the state before.  This is the spec in z3, written beside
-spec/ops.py and checked against it on concrete states by
-tests/test_z3_spec.py: part of the trusted base, like the spec itself.
+spec/ops.py: part of the trusted base, like the spec itself, and checked
+against it on concrete states by tests/test_z3_spec.py.  For every entry
+of proofs.z3.properties, models of the bounded search's pinned worlds
+(chains of 0 to 3 entries, in environments from a busy page_table_lock or
+a VM_LOCKED vma to a saturated swap count or a failing allocation) are
+decoded into traces and replayed on impl/; α of the replayed state must be
+``abstract`` of the model, and the step spec.ops takes from it must be
+the entry's z3 spec evaluated in the model, field by field and answer by
+answer.  For try_to_unmap and reclaim, at every stopping point ``walked``
+the walk may stop at, each (answer, state) the z3 spec allows must be one
+spec.ops allows, and the full walk must be spec.ops' full-walk step.
 
 Counts along a chain ("one rss per unmapped pte of the mm") are sums by
 position with recursive axioms (``Sums``): z3 has no set cardinality.
@@ -42,6 +51,7 @@ def spec_outcome(h: Heap, p: Any) -> Any:
 
 
 def abstract(h: Heap) -> Abstract:
+    """α of the state, one entry per abstract field (impl.abstraction.abstraction)."""
     p = z3.Int("p")
     present, swap = h["pte.present"], h["pte.swap"]
     return {
@@ -274,6 +284,7 @@ def spec_rmap_add(h: Heap, t: Any) -> tuple[Any, Abstract]:
 
 
 def spec_rmap_remove(h: Heap, t: Any) -> Abstract:
+    """spec.ops.rmap_remove: ptep is forgotten, counted only when a normal page recorded it."""
     a = abstract(h)
     p = z3.Int("p")
     hit = z3.And(normal(h), recorded(h, t))

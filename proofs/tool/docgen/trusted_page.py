@@ -3,9 +3,11 @@
 Generated from the code that decides it: the VC generator's own account of
 the Python it translates (the docstrings of proofs.z3.lift and
 proofs.z3.expr), the helper models it trusts (proofs.z3.models, each with
-how tests/test_z3_models.py checks it), the loop invariants and ghost
-postconditions it is given (proofs.z3.loops, proofs.z3.ghosts), the
-properties (proofs.z3), and the environment the bounded engines assume.
+how tests/test_z3_models.py checks it), the spec in z3 the properties are
+stated against (proofs.z3.spec, which tests/test_z3_spec.py checks against
+spec/ops.py), the loop invariants and ghost postconditions it is given
+(proofs.z3.loops, proofs.z3.ghosts), the properties (proofs.z3), and the
+environment the bounded engines assume.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import inspect
 from proofs.interleave.obligations import METHOD as INTERLEAVINGS
 from proofs.tool.docgen.markdown import table
 from proofs.z3 import STATEMENTS, expr, lift
+from proofs.z3 import spec as z3_spec
 from proofs.z3.ghosts import POSTS
 from proofs.z3.loops import LOOPS
 from proofs.z3.models import MODELS_LIST
@@ -22,6 +25,18 @@ from proofs.z3.models import MODELS_LIST
 
 def _doc(module: object) -> str:
     return inspect.cleandoc(inspect.getdoc(module) or "")
+
+
+def _defined(module: object) -> list[list[str]]:
+    """The public functions and classes a module defines, in order, each
+    with the first paragraph of its docstring."""
+    name = getattr(module, "__name__", "")
+    members = [
+        m
+        for key, m in vars(module).items()
+        if not key.startswith("_") and (inspect.isfunction(m) or inspect.isclass(m)) and m.__module__ == name
+    ]
+    return [[f"`{m.__name__}`", _doc(m).split("\n\n")[0].replace("\n", " ")] for m in members]
 
 
 def trusted_page() -> str:
@@ -43,6 +58,11 @@ def trusted_page() -> str:
             ["helper", "the model", "how it is checked against impl/kernel.py"],
             [[f"`{m.name}`", m.text, m.checked] for m in MODELS_LIST],
         ),
+        "## Trusted: the spec in z3\n",
+        _doc(z3_spec) + "\n",
+        table(["function", "what it states"], _defined(z3_spec)),
+        "Each entry's spec (`Entry.spec` in `proofs.z3.properties`, made of these; try_to_unmap_one's "
+        "and reclaim's composed there) is what tests/test_z3_spec.py evaluates and compares.\n",
         "## Given: loop invariants and ghost postconditions\n",
         "A loop's invariant is data the generator checks (initiation and consecution from the code), "
         "not an assumption; a loop without one is refused.\n",
