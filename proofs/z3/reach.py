@@ -64,7 +64,7 @@ ENTRY_FUNCTIONS = frozenset(function_of(e) for e in ENTRIES.values())
 CALL_QUERY = 5.0  # seconds for one call site's precondition
 QUICK = 0.3  # seconds for a first unreachability check, before larger worlds are built
 RLIMIT, QUICK_RLIMIT = 3_000_000, 600_000  # z3 resource counts: about a second, a fifth of one
-QUERY = 1.0  # seconds for one model in the pinned world, or one unreachability proof
+QUERY = 4.0  # seconds for one model in the pinned world, or one unreachability proof (room for load)
 METHOD = (
     "z3: witnesses in pinned small worlds replayed line by line; dead arms unsat with the loop invariants"
 )
