@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -62,7 +62,7 @@ def run_tasks(
     *,
     failed: Callable[[BaseException], R],
     tick: Callable[[int], None] | None = None,
-) -> Iterator[tuple[int, R]]:
+) -> Generator[tuple[int, R], None, None]:
     """(index, fn(item)) as each finishes, in ``jobs`` worker processes; a task whose worker broke
     answers ``failed(exception)``.  Raises Stopped on Ctrl-C, after the workers are gone."""
     if not items:

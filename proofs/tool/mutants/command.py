@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
             "quick": args.quick,
             "stage_alone": stage,
             "scope": {module: sorted(names) if names else "all" for module, names in SCOPE.items()},
-            "killed_means": "a stage exits non-zero or times out; stages run in order until one fails",
+            "killed_means": "a stage exits non-zero or times out; stages run in order until one fails"
+            + "".join(f"; {s['name']}: {s['narrowed']}" for s in info["stages"] if s["narrowed"]),
             **info,
             "timeout": {"factor": TIMEOUT_FACTOR, "minimum_seconds": TIMEOUT_MIN},
             "seconds": round(seconds, 1),
