@@ -85,19 +85,20 @@ def test_committed_report_has_no_unexplained_survivor() -> None:
     assert report["totals"] == summarize(Verdict(**m) for m in report["mutants"])
 
 
-def test_committed_contracts_stage_alone_names_every_survivor(all_mutants: list[Mutant]) -> None:
-    """The contracts' own kill rate: every mutant through the contracts stage
-    alone, every survivor named in BLIND with why no contract sees it."""
-    if not stage_report("contracts").exists():
-        pytest.skip("no committed run of `rmap-verify mutants --stage contracts` yet")
-    report = json.loads(stage_report("contracts").read_text())
-    assert report["stage_alone"] == "contracts" and not report["quick"]
-    assert [s["name"] for s in report["stages"]] == ["contracts"]
+@pytest.mark.parametrize("stage", ["contracts", "prove"])
+def test_committed_stage_alone_names_every_survivor(stage: str, all_mutants: list[Mutant]) -> None:
+    """A stage's own kill rate: every mutant through that stage alone, every
+    survivor named in BLIND with why the stage cannot see it."""
+    if not stage_report(stage).exists():
+        pytest.skip(f"no committed run of `rmap-verify mutants --stage {stage}` yet")
+    report = json.loads(stage_report(stage).read_text())
+    assert report["stage_alone"] == stage and not report["quick"]
+    assert [s["name"] for s in report["stages"]] == [stage]
     assert {m["ident"] for m in report["mutants"]} == {m.ident for m in all_mutants}
-    blind = BLIND["contracts"]
+    blind = BLIND[stage]
     assert stale_equivalents(all_mutants, blind) == []
     for m in report["mutants"]:
-        assert m["status"] != "survived", f"{m['ident']}: say in BLIND why no contract sees it"
+        assert m["status"] != "survived", f"{m['ident']}: say in BLIND why the {stage} stage cannot see it"
         if m["status"] == "blind":
             assert m["reason"] == blind[m["ident"]].reason and len(m["reason"]) > 40
     assert report["totals"] == summarize((Verdict(**m) for m in report["mutants"]), alone=True)

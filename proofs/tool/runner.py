@@ -42,7 +42,7 @@ from proofs.tool.derived import with_findings
 from proofs.tool.report import to_json, to_junit
 from proofs.tool.result import Result, exit_code, is_bounded, missing_findings, summary_line
 from proofs.tool.select import compile_expression
-from proofs.tool.workers import FORK, Stopped, adopt, release, run_tasks
+from proofs.tool.workers import FORK, Stopped, release, run_tasks, start_adopted, unblock_stop
 
 # A query may take ``timeout``; an obligation asks a few (its cases and the
 # satisfiability of its hypotheses), so the hard guard leaves room for them.
@@ -111,6 +111,7 @@ def affected_by(obligations: Sequence[Obligation], function: str) -> list[Obliga
 
 def _answer(obligation: Obligation, timeout: float, cex_dir: Path, conn: Connection) -> None:
     """In the obligation's own process: run it, replay its counterexample, send the outcome."""
+    unblock_stop()
     os.dup2(2, 1)  # whatever the prover prints (z3 warnings too) goes to stderr: stdout is the report
     try:
         outcome = with_findings(
@@ -131,8 +132,7 @@ def discharge(obligation: Obligation, timeout: float, limit: float, cex_dir: Pat
     receiver, sender = FORK.Pipe(duplex=False)
     child = FORK.Process(target=_answer, args=(obligation, timeout, cex_dir, sender), daemon=True)
     start = time.perf_counter()
-    child.start()
-    adopt(child)
+    start_adopted(child)
     sender.close()
     try:
         if not receiver.poll(limit):

@@ -35,9 +35,21 @@ class Stopped(Exception, Generic[R]):
         self.done = done
 
 
-def adopt(child: BaseProcess) -> None:
-    """A process this worker started: killed with the worker if the run is stopped."""
-    _adopted.add(child)
+def start_adopted(child: BaseProcess) -> None:
+    """Start a process this worker owns: killed with the worker if the run is stopped.  SIGTERM
+    is held off from the fork until the child is adopted, so that a stop falling in between
+    cannot leave it running unowned (the child unblocks it: ``unblock_stop``)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        child.start()
+        _adopted.add(child)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def unblock_stop() -> None:
+    """In a child started by start_adopted: take SIGTERM back, as its parent had it."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def release(child: BaseProcess) -> None:
