@@ -25,6 +25,7 @@ from proofs.tool.mutants.generate import Mutant
 from proofs.tool.mutants.scope import (
     BLIND,
     EQUIVALENT,
+    HASH_SEED,
     NOT_COPIED,
     RUN_CLI,
     TIMEOUT_FACTOR,
@@ -99,7 +100,7 @@ def run_stage(
     """(passed, seconds, output) of the stage's command ``argv``; passed is None on a timeout."""
     if _stopping.is_set():
         raise StoppedRun(stage.name)
-    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": HASH_SEED}
     start = time.perf_counter()
     proc = subprocess.Popen(
         argv,

@@ -29,6 +29,11 @@ NOT_COPIED = (
     "reports",
 )
 TIMEOUT_FACTOR, TIMEOUT_MIN = 4.0, 20.0
+# Every stage runs with this hash seed.  The z3 obligations' time depends on the order the VC
+# generator builds terms in, which follows set order and so the hash seed (zap refinement [fixed]:
+# 6 s with one seed, 25 s with another, past a 120 s query timeout with some): with a fixed seed
+# the baseline and every mutant meet the same prover, and a run can be repeated.
+HASH_SEED = "1"
 QUICK_SIZE = 12
 MIN_SCORE = 0.95  # the committed full run's mutation score may not fall below this
 
