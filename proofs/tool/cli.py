@@ -246,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE:NAME",
         help="only the obligations a change to that function can affect: every interleaving and "
-        "exhaustive one (they run impl/'s Python), and the z3 ones whose entry point may reach it "
-        "(proofs/z3/callmap.py); e.g. impl/fixes.py:try_to_unmap",
+        "exhaustive one (they run impl/'s Python), first, then the z3 ones whose entry point may "
+        "reach it (proofs/z3/callmap.py); e.g. impl/fixes.py:try_to_unmap",
     )
     p.add_argument(
         "--timeout",

@@ -93,7 +93,10 @@ def select(obligations: Sequence[Obligation], variant: str, pattern: str | None)
 def affected_by(obligations: Sequence[Obligation], function: str) -> list[Obligation]:
     """The obligations a change to ``FILE:NAME`` (a function of impl/) can affect: every one of the
     engines that run impl/'s Python, and each z3 obligation whose entry point may reach that
-    function by proofs.z3.callmap (the others generate the same VCs whatever its body says)."""
+    function by proofs.z3.callmap (the others generate the same VCs whatever its body says).
+
+    The Python ones come first: they are quick to fail (a run that breaks shows at once), where a
+    z3 obligation that fails spends its budget looking for a trace that replays."""
     from proofs.z3.callmap import function_node, reachable
 
     file, _, name = function.rpartition(":")
@@ -106,7 +109,7 @@ def affected_by(obligations: Sequence[Obligation], function: str) -> list[Obliga
         variant: type = variant_class(ob.variant)
         if engine(ob) != "z3" or function_node(file, name, variant) in reachable(ob.function, variant):
             chosen.append(ob)
-    return chosen
+    return sorted(chosen, key=lambda ob: engine(ob) == "z3")
 
 
 def _answer(obligation: Obligation, timeout: float, cex_dir: Path, conn: Connection) -> None:

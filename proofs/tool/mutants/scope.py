@@ -101,7 +101,8 @@ class Stage:
 
 PROVE_NARROWED = (
     "each mutant runs only the obligations its function can change (prove --affected-by FILE:FUNCTION): "
-    "every interleaving and exhaustive obligation, as they run impl/'s Python, and each z3 obligation "
+    "every interleaving and exhaustive obligation, as they run impl/'s Python (first: they fail "
+    "quickly), then each z3 obligation "
     "whose entry point may reach the function in proofs.z3.callmap's static call map (the VC generator "
     "inlines the variant's methods and the callers and enters a function only by a name the code spells "
     "out, so a z3 obligation that cannot reach the mutated function generates the same VCs from the "
@@ -123,11 +124,14 @@ def stages(copy: Path, *, quick: bool = False, only: str | None = None) -> list[
             (py, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *(f"tests/{t}" for t in tests)),
             "tests/conftest.py",
         ),
-        # A generous solver timeout: a mutant must not die of a loaded machine.  The first obligation
-        # not proved decides (-x); only the obligations the mutated function can change run.
+        # The default solver timeout: some forty times the slowest query of the unmutated code on a
+        # loaded machine, thrice its slowest interleaving exploration (whose budget it also is), so
+        # a mutant does not die of load; the budget of a failing obligation's search for a replaying
+        # trace is that timeout too, the bulk of what a kill costs.  The first obligation not proved
+        # decides (-x); only the obligations the mutated function can change run.
         Stage(
             "prove",
-            (py, "-c", RUN_CLI, "prove", "--variant", "fixed", "--jobs", "1", "--timeout", "120", "-x"),
+            (py, "-c", RUN_CLI, "prove", "--variant", "fixed", "--jobs", "1", "--timeout", "60", "-x"),
             "proofs/tool/runner.py",
             ("--affected-by", "{file}:{function}"),
             PROVE_NARROWED,
