@@ -96,19 +96,20 @@ def test_committed_report_has_no_unexplained_survivor() -> None:
     assert report["totals"] == summarize(Verdict(**m) for m in report["mutants"])
 
 
-def test_committed_contracts_stage_alone_names_every_survivor(all_mutants: list[Mutant]) -> None:
-    """The contracts' own kill rate: every mutant through the contracts stage
-    alone, every survivor named in BLIND with why no contract sees it."""
-    if not stage_report("contracts").exists():
-        pytest.skip("no committed run of `rmap-verify mutants --stage contracts` yet")
-    report = json.loads(stage_report("contracts").read_text())
-    assert report["stage_alone"] == "contracts" and not report["quick"]
-    assert [s["name"] for s in report["stages"]] == ["contracts"]
+@pytest.mark.parametrize("stage", ["contracts", "prove"])
+def test_committed_stage_alone_names_every_survivor(stage: str, all_mutants: list[Mutant]) -> None:
+    """A stage's own kill rate: every mutant through that stage alone, every
+    survivor named in BLIND with why the stage cannot see it."""
+    if not stage_report(stage).exists():
+        pytest.skip(f"no committed run of `rmap-verify mutants --stage {stage}` yet")
+    report = json.loads(stage_report(stage).read_text())
+    assert report["stage_alone"] == stage and not report["quick"]
+    assert [s["name"] for s in report["stages"]] == [stage]
     assert {m["ident"] for m in report["mutants"]} == {m.ident for m in all_mutants}
-    blind = BLIND["contracts"]
+    blind = BLIND[stage]
     assert stale_equivalents(all_mutants, blind) == []
     for m in report["mutants"]:
-        assert m["status"] != "survived", f"{m['ident']}: say in BLIND why no contract sees it"
+        assert m["status"] != "survived", f"{m['ident']}: say in BLIND why the {stage} stage cannot see it"
         if m["status"] == "blind":
             assert m["reason"] == blind[m["ident"]].reason and len(m["reason"]) > 40
     assert report["totals"] == summarize((Verdict(**m) for m in report["mutants"]), alone=True)
@@ -117,11 +118,11 @@ def test_committed_contracts_stage_alone_names_every_survivor(all_mutants: list[
 def test_the_contracts_stage_checks_the_contracts_that_reach_the_mutant(tmp_path: Path) -> None:
     (contracts,) = stages(ROOT, only="contracts")
     recorded = str(contracts.calls)
-    assert contracts.baseline().argv == (*contracts.argv, "--record", recorded)
-    on = contracts.on("impl/fixes.py", "try_to_unmap").argv
+    assert contracts.baseline() == (*contracts.argv, "--record", recorded)
+    on = contracts.on("impl/fixes.py", "try_to_unmap")
     assert on == (*contracts.argv, "--recorded", recorded, "--reaching", "impl/fixes.py:try_to_unmap")
     (tests,) = stages(ROOT, quick=True)
-    assert tests.on("impl/fixes.py", "try_to_unmap") == tests.baseline() == tests
+    assert tests.on("impl/fixes.py", "try_to_unmap") == tests.baseline() == tests.argv
     # what the baseline records selects: a function no contract calls is checked by none
     record = tmp_path / "recorded.json"
     world = {"ptes": "Ms", "swap": "none", "shared": False}

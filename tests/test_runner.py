@@ -105,6 +105,9 @@ def test_all_proved_exits_0_and_lists_each_with_its_time(
         (["--cex-dir", ""], "--cex-dir needs a directory name"),
         (["--cex-dir", "no/such/dir"], "--cex-dir no/such/dir: directory no/such does not exist"),
         (["--cex-dir", "/proc/cex"], "--cex-dir /proc/cex: cannot write there"),
+        (["-x", "--expect-findings"], "-x stops at the first failure"),
+        (["--affected-by", "impl/callers.py:no_such"], "FILE:NAME names no function of impl/ or spec/"),
+        (["--affected-by", "/etc/passwd:map_pte"], "FILE:NAME names no function of impl/ or spec/"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(
@@ -125,6 +128,39 @@ def test_list_of_the_real_registry_by_expression(capsys: pytest.CaptureFixture[s
     listed = json.loads(capsys.readouterr().out)
     assert {row["function"] for row in listed} == {"try_to_unmap", "try_to_unmap_one"}
     assert all("reclaim" not in row["ident"] for row in listed)
+
+
+def test_affected_by_keeps_the_z3_obligations_that_reach_the_function_and_every_python_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["prove", "--list", "--json", "-", "--affected-by", "impl/callers.py:map_pte"])
+    listed = json.loads(capsys.readouterr().out)
+    assert code == EXIT_OK
+    z3 = {row["function"] for row in listed if row["engine"] == "z3"}
+    assert z3 == {"map"}  # only the map path calls map_pte
+    assert {row["engine"] for row in listed} >= {"z3", "interleavings", "exhaustive"}
+    main(["prove", "--list", "--json", "-", "--affected-by", "impl/callers.py:_vma_of"])
+    modelled = json.loads(capsys.readouterr().out)
+    assert not [row for row in modelled if row["engine"] == "z3"]  # a model stands in for _vma_of
+
+
+def test_fail_fast_stops_at_the_first_failure_and_says_the_rest_did_not_run(
+    registry: list[Obligation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    later = selfcheck.obligation("proves_slowly", "seed")
+    registry += [F1_SEED, later]
+    Path("out").mkdir()
+    argv = ("--variant", "seed", "--jobs", "1", "-x", "--json", "out/r.json", "--junit", "out/r.xml")
+    code, out, _ = prove(capsys, *argv)
+    assert code == EXIT_FAILED
+    assert "INCOMPLETE: 1 not run (-x: stopped at the first obligation not proved)" in out
+    report = json.loads(Path("out/r.json").read_text())
+    assert report["totals"]["complete"] is False and report["not_run"] == [later.ident]
+    assert [row["ident"] for row in report["obligations"]] == [PROVED[0].ident, F1_SEED.ident]
+    skipped = ET.parse("out/r.xml").getroot().findall("testcase/skipped")
+    assert [s.get("message") for s in skipped] == [
+        "the run stopped (-x: stopped at the first obligation not proved) before this obligation finished"
+    ]
 
 
 def test_list_prints_the_selection_and_runs_nothing(
@@ -231,7 +267,14 @@ def test_json_report(registry: list[Obligation], capsys: pytest.CaptureFixture[s
     assert code == EXIT_FAILED
     report = json.loads(Path("out/prove.json").read_text())
     assert report["variant"] == "all"
-    assert report["settings"] == {"pattern": None, "timeout": 5.0, "jobs": 2, "wall_limit": 20.0}
+    assert report["settings"] == {
+        "pattern": None,
+        "affected_by": None,
+        "fail_fast": False,
+        "timeout": 5.0,
+        "jobs": 2,
+        "wall_limit": 20.0,
+    }
     assert report["z3_version"] and report["machine"]["cores"] >= 1 and report["timestamp"]
     totals = report["totals"]
     assert (totals["obligations"], totals["proved"], totals["counterexample"]) == (3, 2, 1)

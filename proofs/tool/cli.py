@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  rmap-verify prove --variant seed --expect-findings\n"
             "  rmap-verify prove --variant seed -v\n"
             '  rmap-verify prove --list -k "try_to_unmap and not reclaim"\n'
-            '  rmap-verify prove -k "(map or zap) and not [seed]" --variant all --json r.json --junit r.xml',
+            '  rmap-verify prove -k "(map or zap) and not [seed]" --variant all --json r.json --junit r.xml\n'
+            "  rmap-verify prove -x --affected-by impl/fixes.py:try_to_unmap_one",
             partial=True,
         ),
     )
@@ -241,12 +242,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="select by an expression: words, and, or, not, ( )",
     )
     p.add_argument(
+        "--affected-by",
+        default=None,
+        metavar="FILE:NAME",
+        help="only the obligations a change to that function can affect: every interleaving and "
+        "exhaustive one (they run impl/'s Python), first, then the z3 ones whose entry point may "
+        "reach it (proofs/z3/callmap.py); e.g. impl/fixes.py:try_to_unmap",
+    )
+    p.add_argument(
         "--timeout",
         type=float,
         default=DEFAULT_TIMEOUT,
         help=f"seconds per solver query (default {DEFAULT_TIMEOUT:g})",
     )
     p.add_argument("--jobs", type=int, default=0, help="parallel processes (default: one per core)")
+    p.add_argument(
+        "-x",
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first obligation not proved (exit 1); the reports say complete: false and list "
+        "the rest as not run",
+    )
     _report_options(p)
     p.add_argument(
         "--cex-dir",

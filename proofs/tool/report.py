@@ -73,7 +73,9 @@ def to_json(
     return json.dumps(report, indent=1, sort_keys=True) + "\n"
 
 
-def to_junit(results: Sequence[Result], *, seconds: float, not_run: Sequence[str] = ()) -> str:
+def to_junit(
+    results: Sequence[Result], *, seconds: float, not_run: Sequence[str] = (), why: str = "interrupted"
+) -> str:
     """One testcase per obligation; one skipped testcase per obligation a stopped run did not reach."""
     failed = [r for r in results if not r.passed]
     suite = ET.Element(
@@ -99,7 +101,7 @@ def to_junit(results: Sequence[Result], *, seconds: float, not_run: Sequence[str
             element.text = "\n".join(failure_text(r))
     for ident in not_run:
         case = ET.SubElement(suite, "testcase", classname="not_run", name=ident, time="0")
-        ET.SubElement(case, "skipped", message="the run was interrupted before this obligation finished")
+        ET.SubElement(case, "skipped", message=f"the run stopped ({why}) before this obligation finished")
     suite.set("skipped", str(len(not_run)))
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

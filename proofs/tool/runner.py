@@ -31,7 +31,8 @@ from rich.table import Table
 from rich.text import Text
 
 from impl.fixes import FIXES
-from impl.variants import VARIANTS, fixes_of
+from impl.rmap_seed import SeedRmap
+from impl.variants import VARIANTS, fixes_of, variant_class
 from proofs.findings import FINDINGS
 from proofs.obligation import Obligation, Outcome
 from proofs.tool import cli
@@ -42,7 +43,7 @@ from proofs.tool.derived import with_findings
 from proofs.tool.report import to_json, to_junit
 from proofs.tool.result import Result, exit_code, is_bounded, missing_findings, summary_line
 from proofs.tool.select import compile_expression
-from proofs.tool.workers import FORK, Stopped, adopt, release, run_tasks
+from proofs.tool.workers import FORK, Stopped, release, run_tasks, start_adopted, unblock_stop
 
 # A query may take ``timeout``; an obligation asks a few (its cases and the
 # satisfiability of its hypotheses), so the hard guard leaves room for them.
@@ -90,8 +91,31 @@ def select(obligations: Sequence[Obligation], variant: str, pattern: str | None)
     return chosen
 
 
+def affected_by(obligations: Sequence[Obligation], function: str) -> list[Obligation]:
+    """The obligations a change to ``FILE:NAME`` (a function of impl/) can affect: every one of the
+    engines that run impl/'s Python, and each z3 obligation whose entry point may reach that
+    function by proofs.z3.callmap (the others generate the same VCs whatever its body says).
+
+    The Python ones come first: they are quick to fail (a run that breaks shows at once), where a
+    z3 obligation that fails spends its budget looking for a trace that replays."""
+    from proofs.z3.callmap import function_node, reachable
+
+    file, _, name = function.rpartition(":")
+    chosen = []
+    classes: list[type] = [SeedRmap, *{variant_class(ob.variant) for ob in obligations if engine(ob) == "z3"}]
+    for cls in classes:
+        if function_node(file, name, cls) is None:
+            raise UsageError(f"--affected-by {function}: FILE:NAME names no function of impl/ or spec/")
+    for ob in obligations:
+        variant: type = variant_class(ob.variant)
+        if engine(ob) != "z3" or function_node(file, name, variant) in reachable(ob.function, variant):
+            chosen.append(ob)
+    return sorted(chosen, key=lambda ob: engine(ob) == "z3")
+
+
 def _answer(obligation: Obligation, timeout: float, cex_dir: Path, conn: Connection) -> None:
     """In the obligation's own process: run it, replay its counterexample, send the outcome."""
+    unblock_stop()
     os.dup2(2, 1)  # whatever the prover prints (z3 warnings too) goes to stderr: stdout is the report
     try:
         outcome = with_findings(
@@ -117,8 +141,7 @@ def discharge(obligation: Obligation, timeout: float, limit: float, cex_dir: Pat
     receiver, sender = FORK.Pipe(duplex=False)
     child = FORK.Process(target=_answer, args=(obligation, timeout, cex_dir, sender), daemon=True)
     start = time.perf_counter()
-    child.start()
-    adopt(child)
+    start_adopted(child)
     sender.close()
     try:
         if not receiver.poll(limit):
@@ -154,8 +177,10 @@ def prove(
     cex_dir: Path = CEX_DIR,
     limit: float | None = None,
     progress: Progress | None = None,
+    fail_fast: bool = False,
 ) -> list[Result]:
-    """Discharge the obligations on ``jobs`` processes; results in the given order.
+    """Discharge the obligations on ``jobs`` processes; results in the given order.  With
+    ``fail_fast``, the first that is not proved stops the run: only those that finished are returned.
 
     On Ctrl-C: Stopped, holding (index, Result) of each obligation that finished."""
     # An explicit limit is the limit; else the guard grows with attribution's rounds.
@@ -164,20 +189,26 @@ def prove(
         for ob in obligations
     ]
     results: dict[int, Result] = {}
+    tick = progress.tick if progress else None
+    running = run_tasks(_discharge_task, tasks, jobs, failed=_worker_failed, tick=tick)
     try:
-        tick = progress.tick if progress else None
-        for i, outcome in run_tasks(_discharge_task, tasks, jobs, failed=_worker_failed, tick=tick):
+        for i, outcome in running:
             results[i] = Result(obligations[i], outcome)
             if progress:
                 progress.finished(i, results[i])
+            if fail_fast and not results[i].passed:
+                break
     except Stopped:
         raise Stopped(sorted(results.items())) from None
-    return [results[i] for i in range(len(obligations))]
+    finally:
+        running.close()  # after a fail-fast stop: the obligations still running are killed
+    return [results[i] for i in sorted(results)]
 
 
 # ------------------------------------------------------------ the command
 
 
+INTERRUPTED, FAIL_FAST = "interrupted", "-x: stopped at the first obligation not proved"
 MAX_TIMEOUT = 86_400.0  # a day per query: beyond it the wall-clock guard stops meaning anything
 
 
@@ -233,12 +264,10 @@ def _print_list(obligations: Sequence[Obligation], out: TextIO) -> None:
 
 
 def _print_report(
-    results: Sequence[Result], seconds: float, out: TextIO, *, verbose: bool, not_run: int
+    results: Sequence[Result], seconds: float, out: TextIO, *, verbose: bool, not_run: int, why: str
 ) -> None:
     show = console(out)
-    line = summary_line(results, seconds) + (
-        f"; INCOMPLETE: {not_run} not run (interrupted)" if not_run else ""
-    )
+    line = summary_line(results, seconds) + (f"; INCOMPLETE: {not_run} not run ({why})" if not_run else "")
     failed = [r for r in results if not r.passed]
     show.print(Text(f"\nSummary: {line}"))
     explained: dict[str, list[Result]] = {}
@@ -266,6 +295,10 @@ def execute(args: argparse.Namespace, obligations: Sequence[Obligation], *, out:
     out = out or sys.stdout
     jobs, timeout = cli.jobs(args.jobs), _timeout(args.timeout)
     selected = select(obligations, args.variant, args.pattern)
+    if args.affected_by is not None:
+        selected = affected_by(selected, args.affected_by)
+    if args.fail_fast and args.expect_findings:
+        raise UsageError("-x stops at the first failure; --expect-findings needs every finding's failure")
     for path, option in ((args.json_out, "--json"), (args.junit_out, "--junit")):
         if path is not None:
             cli.writable_file(path, option)
@@ -281,17 +314,22 @@ def execute(args: argparse.Namespace, obligations: Sequence[Obligation], *, out:
     progress = Progress(out, len(selected))
     start = time.perf_counter()
     try:
-        results = prove(selected, timeout=timeout, jobs=jobs, cex_dir=cex_dir, progress=progress)
+        results = prove(
+            selected, timeout=timeout, jobs=jobs, cex_dir=cex_dir, progress=progress, fail_fast=args.fail_fast
+        )
+        why = FAIL_FAST
     except Stopped as stop:
-        results = [result for _, result in stop.done]
+        results, why = [result for _, result in stop.done], INTERRUPTED
     seconds = time.perf_counter() - start
     progress.close()
     finished = {r.obligation.ident for r in results}
     not_run = [ob.ident for ob in selected if ob.ident not in finished]
-    _print_report(results, seconds, out, verbose=args.verbose, not_run=len(not_run))
+    _print_report(results, seconds, out, verbose=args.verbose, not_run=len(not_run), why=why)
     if args.json_out:
         settings = {
             "pattern": args.pattern,
+            "affected_by": args.affected_by,
+            "fail_fast": args.fail_fast,
             "timeout": timeout,
             "jobs": jobs,
             "wall_limit": wall_limit(timeout),
@@ -299,7 +337,10 @@ def execute(args: argparse.Namespace, obligations: Sequence[Obligation], *, out:
         report = to_json(results, variant=args.variant, seconds=seconds, settings=settings, not_run=not_run)
         cli.write_output(args.json_out, report, "--json")
     if args.junit_out:
-        cli.write_output(args.junit_out, to_junit(results, seconds=seconds, not_run=not_run), "--junit")
+        junit = to_junit(results, seconds=seconds, not_run=not_run, why=why)
+        cli.write_output(args.junit_out, junit, "--junit")
+    if not_run and why == FAIL_FAST:
+        return cli.EXIT_FAILED  # a failure stopped the run: the reports say complete: false
     if not_run:
         raise cli.Interrupted(
             f"{len(results)} of {len(selected)} obligations finished; the reports written say complete: false"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -35,9 +35,21 @@ class Stopped(Exception, Generic[R]):
         self.done = done
 
 
-def adopt(child: BaseProcess) -> None:
-    """A process this worker started: killed with the worker if the run is stopped."""
-    _adopted.add(child)
+def start_adopted(child: BaseProcess) -> None:
+    """Start a process this worker owns: killed with the worker if the run is stopped.  SIGTERM
+    is held off from the fork until the child is adopted, so that a stop falling in between
+    cannot leave it running unowned (the child unblocks it: ``unblock_stop``)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        child.start()
+        _adopted.add(child)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def unblock_stop() -> None:
+    """In a child started by start_adopted: take SIGTERM back, as its parent had it."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def release(child: BaseProcess) -> None:
@@ -62,7 +74,7 @@ def run_tasks(
     *,
     failed: Callable[[BaseException], R],
     tick: Callable[[int], None] | None = None,
-) -> Iterator[tuple[int, R]]:
+) -> Generator[tuple[int, R], None, None]:
     """(index, fn(item)) as each finishes, in ``jobs`` worker processes; a task whose worker broke
     answers ``failed(exception)``.  Raises Stopped on Ctrl-C, after the workers are gone."""
     if not items:

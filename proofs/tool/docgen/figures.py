@@ -183,6 +183,7 @@ FIGURES: dict[str, Callable[[], str]] = {
     "mutation_tables": lambda: mutation_tables(results("mutants")),
     "mutation_stage_rates": lambda: stage_rates({s: load_json(stage_report(s)) for s in STAGE_NAMES}),
     "mutation_contracts_alone": lambda: _stage_alone("contracts"),
+    "mutation_prove_alone": lambda: _stage_alone("prove"),
     "prove_sample": _prove_sample,
     "c_oracle_findings": lambda: c_oracle.findings_table(results("c-oracle")),
     "c_oracle_bench": lambda: c_oracle.bench_table(results("bench_c_oracle")),

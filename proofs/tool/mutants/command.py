@@ -75,9 +75,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(chosen)} of {len(mutants)} mutants, {workers} workers{alone}", flush=True)
     start = time.perf_counter()
 
+    done = iter(range(1, len(chosen) + 1))
+
     def show(v: Verdict) -> None:
+        at = f"[{next(done)}/{len(chosen)}]"
         if v.status != "killed":
-            print(f"  {v.status:10} {v.ident} (line {v.line}): {v.diff.splitlines()[-1].strip()}", flush=True)
+            print(
+                f"  {at} {v.status:10} {v.ident} (line {v.line}): {v.diff.splitlines()[-1].strip()}",
+                flush=True,
+            )
+        else:
+            print(f"  {at} killed     {v.ident} in {v.seconds:.0f} s by {v.killed_by}", flush=True)
 
     try:
         verdicts, info = run_mutants(chosen, workers, show, quick=args.quick, only=stage)
@@ -94,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
             "quick": args.quick,
             "stage_alone": stage,
             "scope": {module: sorted(names) if names else "all" for module, names in SCOPE.items()},
-            "killed_means": "a stage exits non-zero or times out; stages run in order until one fails",
+            "killed_means": "a stage exits non-zero or times out; stages run in order until one fails"
+            + "".join(f"; {s['name']}: {s['narrowed']}" for s in info["stages"] if s["narrowed"]),
             **info,
             "timeout": {"factor": TIMEOUT_FACTOR, "minimum_seconds": TIMEOUT_MIN},
             "seconds": round(seconds, 1),

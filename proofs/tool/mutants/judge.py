@@ -25,6 +25,7 @@ from proofs.tool.mutants.generate import Mutant
 from proofs.tool.mutants.scope import (
     BLIND,
     EQUIVALENT,
+    HASH_SEED,
     NOT_COPIED,
     RUN_CLI,
     TIMEOUT_FACTOR,
@@ -93,14 +94,16 @@ def stop_stages() -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def run_stage(stage: Stage, copy: Path, timeout: float | None) -> tuple[bool | None, float, str]:
-    """(passed, seconds, output); passed is None on a timeout."""
+def run_stage(
+    stage: Stage, argv: tuple[str, ...], copy: Path, timeout: float | None
+) -> tuple[bool | None, float, str]:
+    """(passed, seconds, output) of the stage's command ``argv``; passed is None on a timeout."""
     if _stopping.is_set():
         raise StoppedRun(stage.name)
-    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": HASH_SEED}
     start = time.perf_counter()
     proc = subprocess.Popen(
-        stage.argv,
+        argv,
         cwd=copy,
         env=env,
         stdout=subprocess.PIPE,
@@ -129,6 +132,11 @@ def _first_failure(stage: Stage, output: str) -> str:
         for line in lines:
             if line.startswith(("FAILED ", "ERROR ")):
                 return line.split(" ", 1)[1].split(" - ", 1)[0]
+    if stage.name == "prove":  # its progress lines: "[ 3/18] counterexample    1.20 s  IDENT"
+        for line in lines:
+            status, _, rest = line.partition("] ")[2].partition(" ")
+            if line.startswith("[") and status and status != "proved":
+                return f"{status}: {rest.split(' s  ', 1)[-1]}"
     return lines[-1][:200] if lines else "(no output)"
 
 
@@ -154,7 +162,7 @@ class Judge:
     def timeout(self, stage: Stage) -> float:
         with self._baseline_lock:
             if stage.name not in self.baseline:
-                passed, seconds, out = run_stage(stage.baseline(), self.base, None)
+                passed, seconds, out = run_stage(stage, stage.baseline(), self.base, None)
                 if not passed:
                     tail = "\n".join(out.splitlines()[-15:])
                     raise BaselineFailed(f"the {stage.name} stage fails on the unmutated code:\n{tail}")
@@ -196,7 +204,8 @@ class Judge:
         with use_mutation(copy / mutant.file, operator, mutant.occurrence) as (_, mutated):
             assert mutated is not None, mutant.ident
             for stage in self.stages:
-                passed, _, out = run_stage(stage.on(mutant.file, mutant.function), copy, self.timeout(stage))
+                argv = stage.on(mutant.file, mutant.function)
+                passed, _, out = run_stage(stage, argv, copy, self.timeout(stage))
                 if passed is None:
                     return f"{stage.name}: timeout"
                 if not passed:
@@ -229,7 +238,8 @@ def run_mutants(
             "stages": [
                 {
                     "name": s.name,
-                    "command": " ".join(s.argv[1:]).replace(f"-c {RUN_CLI}", "rmap-verify"),
+                    "command": " ".join(s.on("FILE", "FUNCTION")[1:]).replace(f"-c {RUN_CLI}", "rmap-verify"),
+                    "narrowed": s.narrowed,
                     "baseline_seconds": round(judge.baseline[s.name], 2)
                     if s.name in judge.baseline
                     else None,
