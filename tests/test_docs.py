@@ -15,6 +15,7 @@ import pytest
 from impl.trace import replay
 from impl.trace_schema import OPS, WORLD_ENTRIES
 from proofs.findings import FINDINGS, Finding
+from proofs.interleave.schedule import is_schedule, replay_schedule
 from proofs.tool.cli import build_parser, main
 from proofs.tool.docgen import figures, invariants_page, seed_facts, site, sources, traces_page
 from proofs.tool.paths import DOCS_SRC
@@ -155,7 +156,13 @@ def test_counterexample_traces_in_obligations_page_replay() -> None:
     found = re.findall(r"replay with `--variant (\w+)`\)\"\n\n    ```json\n(.*?)\n    ```", page, re.S)
     for variant, body in found:
         trace = [line.strip() for line in body.splitlines()]
-        last = list(replay(trace, "docs/obligations.md", variant))[-1]
+        ops = [json.loads(line) for line in trace]
+        records = (
+            replay_schedule(ops, variant)
+            if is_schedule(ops)
+            else replay(trace, "docs/obligations.md", variant)
+        )
+        last = list(records)[-1]
         assert last["violations"] or last["spec_mismatch"] or last["fault"], trace
 
 

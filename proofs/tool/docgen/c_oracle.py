@@ -44,7 +44,13 @@ def findings_table(results: Mapping[str, Any]) -> str:
     return (
         table([*header, "sanitizers on the C"], rows)
         + f"\nThe {cex['counterexamples']} counterexamples of `{cex['report']}` on the C: {cex['replay']} "
-        f"show a failure there too, and {cex['identical']} give the port's records, op for op.\n"
+        f"show a failure there too, and {cex['identical']} give the port's records, op for op"
+        + (
+            f"; not run there, as concurrent schedules: {', '.join(cex['schedules'])}"
+            if cex.get("schedules")
+            else ""
+        )
+        + ".\n"
     )
 
 
