@@ -101,6 +101,12 @@ def attributable(variant: str) -> bool:
     return fixes_of(variant) is not None
 
 
+def lacks_every_fix(variant: str) -> bool:
+    """Whether the variant is the faithful port: made of fixes, none of them
+    applied (its failures are what the findings are found on)."""
+    return fixes_of(variant) is not None and missing_fixes(variant) == tuple(FIXES)
+
+
 def missing_fixes(variant: str) -> tuple[str, ...]:
     """The fixes a variant made of fixes lacks, in finding order: the
     findings its failures can be attributed to (none on ``fixed``, or on a

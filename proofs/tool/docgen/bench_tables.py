@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from proofs.attribution import lacks_every_fix
+
 Row = list[Any]
 
 
@@ -38,7 +40,7 @@ def finding_rows(result: dict[str, Any]) -> list[Row]:
     for ob in result["obligations"]:
         # the benchmark's own record of what explained each obligation on seed
         for fid in ob.get("findings") or ([ob["finding"]] if ob.get("finding") else []):
-            if ob["variant"] == "seed":
+            if lacks_every_fix(ob["variant"]):
                 by_finding[fid].append(ob)
     rows = []
     for fid in sorted(by_finding):
@@ -69,7 +71,7 @@ def bounded_rows(result: dict[str, Any], unbounded: dict[str, float]) -> list[Ro
             if "median_seconds" not in r:
                 cells += [r["status"], "-"]
                 continue
-            what = r["status"] + (f" ({r['failing']})" if r["failing"] and variant == "seed" else "")
+            what = r["status"] + (f" ({r['failing']})" if r["failing"] and lacks_every_fix(variant) else "")
             cells += [what, f"{r['median_seconds']:.3f}"]
         cells.append(f"{unbounded['fixed']:.2f}" if unbounded else "-")
         rows.append(cells)

@@ -12,6 +12,7 @@ from typing import Any
 
 from impl.fixes import FIXES
 from impl.rmap_seed import SeedRmap
+from proofs.attribution import lacks_every_fix
 from proofs.findings import FINDINGS, Finding
 from proofs.obligation import Obligation
 from proofs.tool.docgen import c_oracle
@@ -169,7 +170,8 @@ def exposing(finding_id: str, ctx: Context) -> list[Obligation]:
     return [
         ob
         for ob in ctx.obligations or ()
-        if ob.variant == "seed" and finding_id in getattr(results.get((ob.name, ob.variant)), "findings", ())
+        if lacks_every_fix(ob.variant)
+        and finding_id in getattr(results.get((ob.name, ob.variant)), "findings", ())
     ]
 
 
