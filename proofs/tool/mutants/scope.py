@@ -186,8 +186,105 @@ _PTE_EQ_IS_IDENTITY = (
     "falls back to identity and answers exactly as `is` for every value compared here"
 )
 
+_FLUSHES_NAME_THE_MM = (
+    "_vma_of's answer is only ever handed to flush_cache_page and flush_tlb_page, whose event names "
+    "the vma's owner (Kernel._vma_owner: vm_mm when set, else the mm whose list holds that vma) and "
+    "the address passed beside it; every vma on an mm's list was made for that list alone (vm_mm "
+    "None) and the stand-in names ptep's mm, so any vma of ptep's mm or any stand-in, whatever its "
+    "bounds, logs the same events, and the mutated comparison or bound cannot raise"
+)
+
 # Stable mutant id -> why that mutant behaves exactly like the original.
 EQUIVALENT: dict[str, Equivalent] = {
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Eq#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start == ptep.address < v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Gt#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start > ptep.address < v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_GtE#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start >= ptep.address < v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Is#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start is ptep.address < v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_IsNot#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start is not ptep.address < v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Lt#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start < ptep.address < v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_NotEq#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start != ptep.address < v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_Eq#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address == v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_Gt#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address > v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_GtE#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address >= v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_Is#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address is v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_IsNot#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address is not v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_LtE#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address <= v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_NotEq#0": Equivalent(
+        "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address != v.vm_end), None)",
+        _FLUSHES_NAME_THE_MM,
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_BitAnd#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address & PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_BitOr#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address | PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_BitXor#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address ^ PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Div#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address / PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_FloorDiv#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address // PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_LShift#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address << PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Mod#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address % PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Mul#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address * PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Pow#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address ** PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_RShift#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address >> PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
+    "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Sub#0": Equivalent(
+        "return vma or VMA(ptep.address, ptep.address - PAGE_SIZE, vm_mm=ptep.mm.name)", _FLUSHES_NAME_THE_MM
+    ),
     "impl/fixes.py:try_to_unmap:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
         "if ret is SWAP_SUCCESS:",
         _SMALL_INT_IS,
@@ -224,11 +321,9 @@ EQUIVALENT: dict[str, Equivalent] = {
 
 # Why the contracts alone cannot see a survivor of their stage (the tests kill it).
 _VMA_ONLY_FLUSHED = (
-    "_vma_of's answer reaches only flush_cache_page and flush_tlb_page, whose records name the vma's mm "
-    "and the address, never the vma's bounds; every vma it can answer, and its stand-in, is ptep's mm's, "
-    "so every record is the same. `vma and VMA(...)` differs only for a pte outside every vma that a fault "
-    "backs out of (-ENOMEM) or a zap clears, and no world has one: map_pte's and zap_pte's ptes sit at "
-    "vm_start of their vmas"
+    "`vma and VMA(...)` answers None, and the flush handed it raises, only for a pte outside every vma of "
+    "its mm that a fault backs out of (-ENOMEM) or a zap clears, and no world has one: map_pte's and "
+    "zap_pte's ptes sit at vm_start of their vmas (a trace's vmas op can make one)"
 )
 _SWAP_PTE_PFN_ZERO = (
     "a pte that is not present has pfn 0 (PteVal's default: it holds a swap entry or nothing) and the "
@@ -258,111 +353,87 @@ _PRINTK_ONLY = (
     "_report_not_found then prints where DEBUG_RMAP is off and not where it is on: its printk lines are its "
     "only effect, and no contract reads the kernel log"
 )
+_NO_DEBUG_RMAP = (
+    "a DEBUG_RMAP check: every obligation proves or runs the kernel built without DEBUG_RMAP (the z3 "
+    "layout reads debug_rmap as False, the interleaving and exhaustive worlds build their rmap without "
+    "it), so none runs this code; the tests that build with DEBUG_RMAP see it"
+)
 
 # Survivors of one stage run alone (``rmap-verify mutants --stage NAME``):
 # stage -> mutant id -> the mutated line it expects and why that stage
 # cannot see the mutant (another stage kills it).  A survivor of a stage run
 # that is neither here nor in EQUIVALENT fails that run.
 BLIND: dict[str, dict[str, Equivalent]] = {
+    "prove": {
+        "impl/rmap_seed.py:_debug_check_args:AddNot#0": Equivalent(
+            "if not not page or not ptep:", _NO_DEBUG_RMAP
+        ),
+        "impl/rmap_seed.py:_debug_check_args:ReplaceOrWithAnd#0": Equivalent(
+            "if not page and not ptep:", _NO_DEBUG_RMAP
+        ),
+        "impl/rmap_seed.py:_debug_check_args:ReplaceUnaryOperator_Delete_Not#0": Equivalent(
+            "if  page or not ptep:", _NO_DEBUG_RMAP
+        ),
+        "impl/rmap_seed.py:_debug_check_args:ReplaceUnaryOperator_Delete_Not#1": Equivalent(
+            "if not page or  ptep:", _NO_DEBUG_RMAP
+        ),
+        "impl/rmap_seed.py:_debug_check_args:AddNot#1": Equivalent(
+            "if not not pte_present(ptep.val):", _NO_DEBUG_RMAP
+        ),
+        "impl/rmap_seed.py:_debug_check_args:ReplaceUnaryOperator_Delete_Not#2": Equivalent(
+            "if  pte_present(ptep.val):", _NO_DEBUG_RMAP
+        ),
+        "impl/rmap_seed.py:_debug_check_args:AddNot#2": Equivalent(
+            "if not not ptep_to_mm(ptep):", _NO_DEBUG_RMAP
+        ),
+        "impl/rmap_seed.py:__init__:ReplaceFalseWithTrue#0": Equivalent(
+            "def __init__(self, k: Kernel, *, debug_rmap: bool = True) -> None:",
+            "the z3 layout reads debug_rmap as False whatever __init__ was given; the interleaving worlds "
+            "build their rmap with the default, so the mutant runs them with DEBUG_RMAP on, whose checks "
+            "BUG only for a pte not present, with no mm or already on the page, which no path of a "
+            "correct world adds",
+        ),
+        "impl/fixes.py:page_add_rmap:AddNot#0": Equivalent(
+            "if not self.debug_rmap:",
+            "every obligation proves the kernel built without DEBUG_RMAP, where the flipped test runs "
+            "_debug_check_args; that check BUGs only for a missing page or pte, a pte not present or "
+            "one with no mm, which page_add_rmap's precondition and its callers exclude",
+        ),
+        "impl/callers.py:_vma_of:ReplaceOrWithAnd#0": Equivalent(
+            "return vma and VMA(ptep.address, ptep.address + PAGE_SIZE, vm_mm=ptep.mm.name)",
+            "the z3 obligations run the model of _vma_of (proofs/z3/models.py: a vma standing for the pte's "
+            "mm and address), not its body; the mutant answers None, and the flush that gets it raises, "
+            "only for a pte outside every vma of its mm, and no interleaving or exhaustive world has one "
+            "(a trace's vmas op can make one)",
+        ),
+        "impl/callers.py:map_pte:ReplaceFalseWithTrue#0": Equivalent(
+            "def map_pte(rmap: SeedRmap, ptep: Pte, page: Page, *, dirty: bool = True) -> str:",
+            "the z3 map obligations call map_pte with `dirty` a symbolic argument (both values, never the "
+            "default); the interleaving worlds fault pages in with the default, but nothing they check "
+            "(the representation invariant, deadlock, SWAP_AGAIN's end) reads a pte's dirty bit or "
+            "PG_dirty",
+        ),
+        "impl/callers.py:map_pte:ReplaceComparisonOperator_Eq_Is#0": Equivalent(
+            "if rmap.page_add_rmap(page, ptep) is -ENOMEM:",
+            "the VC generator reads `is` between two ints as `==` (proofs.z3.values.same); in CPython "
+            "page_add_rmap's -ENOMEM is a new int object (outside the small-int cache), so this `is` is "
+            "always False and a failed fault is never backed out, which the generator cannot see; the "
+            "interleaving and exhaustive worlds never make pte_chain_alloc fail",
+        ),
+        "impl/callers.py:zap_pte:ReplaceComparisonOperator_NotEq_IsNot#0": Equivalent(
+            '_require(ptep.val is not PTE_NONE, f"{ptep.name} holds nothing to zap")',
+            "the VC generator reads `is not` between two pte values as `!=` (proofs.z3.values.same); the "
+            "two differ only for a pte value equal to PTE_NONE but another object, which only "
+            "ptep_test_and_clear_young of a none pte makes, outside every obligation's precondition "
+            "(every chain entry maps its page)",
+        ),
+    },
     "contracts": {
         "impl/callers.py:map_pte:ReplaceFalseWithTrue#0": Equivalent(
             "def map_pte(rmap: SeedRmap, ptep: Pte, page: Page, *, dirty: bool = True) -> str:",
             "every contract world states each mapping's dirty bit (its letter's case, or map_pte's `dirty` "
             "choice), so no contract calls map_pte with the default; the tests that fault a page in without "
             "naming the bit kill it",
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Eq#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start == ptep.address < v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Gt#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start > ptep.address < v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_GtE#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start >= ptep.address < v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Is#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start is ptep.address < v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_IsNot#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start is not ptep.address < v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_Lt#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start < ptep.address < v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_LtE_NotEq#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start != ptep.address < v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_Eq#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address == v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_Gt#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address > v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_GtE#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address >= v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_Is#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address is v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_IsNot#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address is not v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_LtE#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address <= v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceComparisonOperator_Lt_NotEq#0": Equivalent(
-            "vma = next((v for v in ptep.mm.vmas if v.vm_start <= ptep.address != v.vm_end), None)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_BitAnd#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address & PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_BitOr#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address | PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_BitXor#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address ^ PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Div#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address / PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_FloorDiv#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address // PAGE_SIZE, vm_mm=ptep.mm.name)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_LShift#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address << PAGE_SIZE, vm_mm=ptep.mm.name)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Mod#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address % PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Mul#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address * PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Pow#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address ** PAGE_SIZE, vm_mm=ptep.mm.name)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_RShift#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address >> PAGE_SIZE, vm_mm=ptep.mm.name)",
-            _VMA_ONLY_FLUSHED,
-        ),
-        "impl/callers.py:_vma_of:ReplaceBinaryOperator_Add_Sub#0": Equivalent(
-            "return vma or VMA(ptep.address, ptep.address - PAGE_SIZE, vm_mm=ptep.mm.name)", _VMA_ONLY_FLUSHED
         ),
         "impl/callers.py:_vma_of:ReplaceOrWithAnd#0": Equivalent(
             "return vma and VMA(ptep.address, ptep.address + PAGE_SIZE, vm_mm=ptep.mm.name)",
