@@ -65,14 +65,15 @@ class Obligation:
     def ident(self) -> str:
         return f"{self.name} [{self.variant}]"
 
-    def prepare(self) -> None:
+    def prepare(self, timeout: float) -> None:
         """What the runner's module can do before the obligation's own process
-        starts (its ``prepare(obligation)``, if it has one), to share among
-        the obligations one worker runs."""
+        starts (its ``prepare(obligation, timeout)``, if it has one), to share
+        among the obligations one worker runs; it takes no longer than the
+        obligation itself may."""
         module = importlib.import_module(self.runner.partition(":")[0])
-        prepare: Callable[[Obligation], None] | None = getattr(module, "prepare", None)
+        prepare: Callable[[Obligation, float], None] | None = getattr(module, "prepare", None)
         if prepare is not None:
-            prepare(self)
+            prepare(self, timeout)
 
     def run(self, timeout: float) -> Outcome:
         module, _, name = self.runner.partition(":")

@@ -151,6 +151,17 @@ def _explored_cleanly(ob: Obligation, timeout: float) -> tuple[list[Exploration]
     return found, timed_out or _crashed(found)
 
 
+def prepare(ob: Obligation, timeout: float) -> None:
+    """Explore, in the worker, the worlds the obligation reads, before its
+    own process forks: the trylock obligations read the same explorations,
+    which a worker then makes once (``exploration`` keeps the complete ones;
+    an incomplete one is left for the obligation to report)."""
+    if ob.runner.endswith(":prove_deadlock_reachable"):
+        exploration(DEADLOCK_WORLD, ob.variant, blocking=True, budget=timeout)
+    else:
+        _all(ob.variant, blocking=False, timeout=timeout)
+
+
 # ---------------------------------------------------------------- runners
 
 

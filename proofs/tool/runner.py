@@ -136,7 +136,7 @@ def discharge(obligation: Obligation, timeout: float, limit: float, cex_dir: Pat
     what it shares with the worker's other obligations is made first, here,
     and its time is counted in this obligation's."""
     prepared = time.perf_counter()
-    obligation.prepare()
+    obligation.prepare(timeout)
     prepared = time.perf_counter() - prepared
     receiver, sender = FORK.Pipe(duplex=False)
     child = FORK.Process(target=_answer, args=(obligation, timeout, cex_dir, sender), daemon=True)

@@ -27,7 +27,7 @@ SEARCH_SHARE = 1.0  # the bounded search's budget, in multiples of the timeout
 FIRST_LOOK = 1.5  # seconds per query (twice, see prover.check_incremental) before the search is tried
 
 
-def prepare(obligation: Obligation) -> None:
+def prepare(obligation: Obligation, timeout: float) -> None:
     """Lift the obligation's entry point in this process, before the runner
     forks the process that proves it: the obligations of one function that
     the same worker runs then share one run of the generator (the first

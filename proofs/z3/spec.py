@@ -76,7 +76,18 @@ def abstract(h: Heap) -> Abstract:
 def alpha_goals(h: Heap, want: Abstract) -> list[tuple[str, Any]]:
     """α(h) equals ``want``, one named conjunct per abstract field."""
     got = abstract(h)
-    return [(f"refines: {key}", got[key] == value) for key, value in want.items()]
+    return [(f"refines: {key}", _equal(got[key], value)) for key, value in want.items()]
+
+
+def _equal(got: Any, want: Any) -> Any:
+    """got == want; for a field that is an array (a map over ptes or mms),
+    stated point by point: its negation then names one point where the two
+    differ and reads both there (selects of the lambdas, beta-reduced),
+    where z3's extensionality for ``==`` of two lambdas can take minutes."""
+    if got.sort().kind() != z3.Z3_ARRAY_SORT:  # (a lambda is a QuantifierRef, not an ArrayRef)
+        return got == want
+    x = z3.Const("x", got.sort().domain())
+    return z3.ForAll([x], got[x] == want[x])
 
 
 def swap_after(count: Any, added: Any) -> Any:
