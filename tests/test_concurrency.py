@@ -298,3 +298,25 @@ def test_docs_hold_the_current_deadlock_diagram() -> None:
     diagram = deadlock_sequence_diagram()
     assert diagram.startswith("sequenceDiagram\n")
     assert diagram in LOCKING_MD.read_text(encoding="utf-8")
+
+
+def test_the_trylock_obligations_share_one_exploration_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """prepare() explores the worlds once in the worker; the trylock
+    obligations then read them without exploring again."""
+    monkeypatch.setattr(concurrency, "_cache", {})
+    trylock = [
+        ob
+        for ob in OBLIGATIONS
+        if ob.variant == "fixed"
+        and ob.runner.startswith("proofs.interleave.")
+        and not ob.runner.endswith(":prove_deadlock_reachable")
+    ]
+    assert len(trylock) == 3
+    trylock[0].prepare(60.0)
+    assert len(concurrency._cache) == len(concurrency.WORLDS)
+
+    def no_more(*args: Any, **kw: Any) -> Any:
+        raise AssertionError("explored again")
+
+    monkeypatch.setattr(concurrency, "explore", no_more)
+    assert all(ob.run(60.0).status == "proved" for ob in trylock)

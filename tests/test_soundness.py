@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import z3
 
 from proofs.obligation import Obligation
 from proofs.registry import OBLIGATIONS
@@ -106,3 +107,39 @@ def test_results_repeat_across_three_runs(tmp_path: Path) -> None:
     first = answers()
     assert answers() == first
     assert answers() == first
+
+
+def test_a_goal_the_shared_solver_leaves_is_only_proved_when_true() -> None:
+    """The quick tries after the shared solver (prover._settled_alone) answer
+    a proof only for unsat: a false goal is never settled, a true one is, and
+    check_incremental still names the failing conjunct of a false one."""
+    from proofs.z3 import prover
+
+    n = z3.Int("n")
+    a = z3.Array("a", z3.IntSort(), z3.IntSort())
+    k = z3.Int("k")
+    hyps = [n > 0, z3.ForAll([k], z3.Implies(z3.And(k >= 0, k < n), a[k] > 0), patterns=[a[k]])]
+    shifted = z3.Lambda([k], a[k + 1])
+    true_goal = z3.ForAll([k], z3.Implies(z3.And(k >= 0, k < n - 1), shifted[k] > 0))
+    false_goal = z3.ForAll([k], z3.Implies(z3.And(k >= 0, k < n + 1), a[k] > 0))
+    vc = prover.VC("shift", hyps, [("true", true_goal), ("false", false_goal)], incremental=True)
+    assert prover._settled_alone(vc, true_goal) >= 1
+    assert prover._settled_alone(vc, false_goal) == 0
+    verdict = prover.check_incremental(vc, 2.0)
+    assert verdict.status == "counterexample" and verdict.conjuncts == ["false"]
+
+
+def test_an_array_field_is_refined_point_by_point() -> None:
+    """α's array fields are stated as ∀x. got[x] == want[x]: the same truth
+    as ``==`` of the arrays (extensionality), whose negation z3 reads at one
+    point."""
+    from proofs.z3.spec import _equal
+
+    a, b = z3.Array("a", z3.IntSort(), z3.BoolSort()), z3.Array("b", z3.IntSort(), z3.BoolSort())
+    x = z3.Int("x")
+    lam = z3.Lambda([x], a[x])
+    for got, want in ((a, b), (lam, b), (a, z3.Store(a, 1, True))):
+        solver = z3.Solver()
+        solver.add(z3.Not(_equal(got, want) == (got == want)))
+        assert solver.check() == z3.unsat
+    assert z3.eq(_equal(z3.Int("i"), z3.Int("j")), z3.Int("i") == z3.Int("j"))

@@ -5,8 +5,14 @@ Each conjunct carries the name of the invariant it states
 failing proof names what it breaks.  They speak of the focus page and its
 chain through the ghosts of proofs.z3.heap (the chain as positions, with
 inverse maps); other pages' nodes and entries are the frame (``g.other``,
-``g.nr_other``).  tests/test_z3_invariants.py evaluates them on encoded
-concrete states and compares them with impl.invariants.violations.
+``g.nr_other``).  Two checks keep them honest against impl.invariants:
+every VC that assumes them is checked satisfiable on its pinned small
+chains (proofs.z3.pins, the states proofs.z3.decode builds with the real
+callers), so they are not stronger than the states impl/ makes; and a VC
+they fail becomes a counterexample only when its replay on impl/ breaks
+impl.invariants.violations.  A conjunct weaker than impl's is not caught by
+either: the prove stage's mutants (proofs/results/mutants-prove.json)
+measure what the proofs let through.
 
 The counts of spec.invariants are stated for the page: its count is its
 base plus one per entry (which, with the coupling conjuncts, is one per pte
