@@ -43,7 +43,9 @@ from impl.kernel import (
     set_pte,
     swp_entry_to_pte,
 )
+from impl.rmap_2532 import Linux2532Rmap
 from impl.rmap_fixed import FixedRmap
+from impl.rmap_seed import SeedRmap
 
 
 class AgainAfterFail(FixedRmap):
@@ -331,6 +333,48 @@ class BusyLockGivesUp(FixedRmap):
         return SWAP_FAIL if ret == SWAP_AGAIN else ret  # WRONG: a busy lock passes
 
 
+class StopsAtBusyLock(Linux2532Rmap):
+    """2.5.32's early stop taken one step too far: the walk also gives up at
+    the first mapping whose page_table_lock is busy, and answers SWAP_AGAIN.
+    A chain [busy, VM_LOCKED] then answers SWAP_AGAIN for a page that can
+    never be unmapped: shrink_cache keeps it inactive and retries it on
+    every pass instead of activating it.  The spec lets a walk stop only at
+    a SWAP_FAIL (what the caller may conclude does not change there); the
+    return value obligation must refute it (its conjunct "the walk stops
+    only at a mapping that can never be unmapped")."""
+
+    name = "wrong-stops-at-busy-lock"
+
+    def try_to_unmap(self, page: Page) -> int:
+        prev_pc: ChainPtr = NULL
+        ret = SWAP_SUCCESS
+        self._pageout_checks(page)
+        if PageDirect(page):
+            ret = self.try_to_unmap_one(page, page.pte.direct)
+            if ret == SWAP_SUCCESS:
+                page.pte.direct = NULL
+                ClearPageDirect(page)
+        else:
+            pc = page.pte.chain
+            while pc:
+                next_pc = pc.next
+                match self.try_to_unmap_one(page, pc.ptep):
+                    case kernel.SWAP_SUCCESS:
+                        self.pte_chain_free(pc, prev_pc, page)
+                    case kernel.SWAP_AGAIN:
+                        ret = SWAP_AGAIN
+                        break  # WRONG: a busy lock is no reason to leave the rest untried
+                    case kernel.SWAP_FAIL:
+                        ret = SWAP_FAIL
+                        break
+                    case kernel.SWAP_ERROR:
+                        ret = kernel.SWAP_ERROR
+                        break
+                pc = next_pc
+            self._collapse_to_direct(page)
+        return ret
+
+
 class ForgetsReferencedFlag(FixedRmap):
     """page_referenced reads PG_referenced without clearing it."""
 
@@ -350,7 +394,7 @@ class ForgetsReferencedFlag(FixedRmap):
         return referenced
 
 
-WRONG_VARIANTS: dict[str, type[FixedRmap]] = {
+WRONG_VARIANTS: dict[str, type[SeedRmap]] = {
     cls.name: cls
     for cls in (
         AgainAfterFail,
@@ -367,6 +411,7 @@ WRONG_VARIANTS: dict[str, type[FixedRmap]] = {
         CountsOnNomem,
         VmStartExclusive,
         BusyLockGivesUp,
+        StopsAtBusyLock,
         ForgetsReferencedFlag,
     )
 }

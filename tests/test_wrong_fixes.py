@@ -35,6 +35,7 @@ REFUTED_BY: dict[type, str] = {
     wrong.CountsOnNomem: "page_add_rmap balanced counts",
     wrong.VmStartExclusive: "try_to_unmap_one refinement",
     wrong.ForgetsReferencedFlag: "page_referenced refinement",
+    wrong.StopsAtBusyLock: "try_to_unmap return value",
 }
 QUICK = ("CountsOnNomem", "RssLoweredOnFail", "VmStartExclusive")
 ALL = bool(os.environ.get("RMAP_WRONG_FIXES"))
