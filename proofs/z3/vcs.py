@@ -24,6 +24,7 @@ from typing import Any
 import z3
 
 from proofs.z3 import invariants as inv
+from proofs.z3.branches import Recorder
 from proofs.z3.ghosts import POSTS
 from proofs.z3.heap import Heap, fresh_heap
 from proofs.z3.lift import Config, Executor, Path, Site, Terminal, common_prefix, event_kind, merge, value_key
@@ -58,6 +59,14 @@ class Problem:
     h0: Heap
     args: Args
     executor: Executor
+
+
+def function_of(entry: Entry) -> str:
+    """The function of impl/ an entry runs: its rmap method or its caller."""
+    return entry.method or (entry.caller.__name__ if entry.caller else entry.name)
+
+
+ENTRY_FUNCTIONS = frozenset(function_of(e) for e in ENTRIES.values())
 
 
 def entry_args(entry: Entry) -> Args:
@@ -145,7 +154,7 @@ class Lifted:
     h0: Heap
     args: Args
     pre: list[Any]
-    executor: Executor
+    executor: Recorder
     returns: list[tuple[Path, Any]]
 
 
@@ -158,7 +167,9 @@ def lifted(name: str, cls: type) -> Lifted:
     h0 = fresh_heap("s")
     args = entry_args(entry)
     pre = [*inv.world_facts(h0), *[t for _, t in entry.pre(h0, args)]]
-    ex = Executor(cls, Config("proof", LOOPS, POSTS))
+    # A recording run (which arms, calls and helper answers it met): the
+    # reachability and call-site obligations of proofs.z3.reach read the same one.
+    ex = Recorder(cls, Config("proof", LOOPS, POSTS), ENTRY_FUNCTIONS)
     returns = merged_returns(run_entry(ex, entry, cls, args, Path(tuple(pre), h0)), h0)
     return Lifted(h0, args, pre, ex, returns)
 
