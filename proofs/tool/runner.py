@@ -43,7 +43,7 @@ from proofs.tool.derived import with_findings
 from proofs.tool.report import to_json, to_junit
 from proofs.tool.result import Result, exit_code, is_bounded, missing_findings, summary_line
 from proofs.tool.select import compile_expression
-from proofs.tool.workers import FORK, Stopped, release, run_tasks, start_adopted, unblock_stop
+from proofs.tool.workers import FORK, Stopped, release, run_groups, start_adopted, unblock_stop
 
 # A query may take ``timeout``; an obligation asks a few (its cases and the
 # satisfiability of its hypotheses), so the hard guard leaves room for them.
@@ -165,6 +165,10 @@ def _discharge_task(task: tuple[Obligation, float, float, Path]) -> Outcome:
     return discharge(*task)
 
 
+def _shares(task: tuple[Obligation, float, float, Path]) -> tuple[str, str]:
+    return task[0].function, task[0].variant
+
+
 def _worker_failed(why: BaseException) -> Outcome:
     return Outcome("error", 0.0, {"error": f"worker failed: {type(why).__name__}: {why}"})
 
@@ -190,7 +194,9 @@ def prove(
     ]
     results: dict[int, Result] = {}
     tick = progress.tick if progress else None
-    running = run_tasks(_discharge_task, tasks, jobs, failed=_worker_failed, tick=tick)
+    # The obligations of one function and variant run in one worker: they
+    # share what their engines prepare (the lifted code, the explorations).
+    running = run_groups(_discharge_task, tasks, jobs, _shares, failed=_worker_failed, tick=tick)
     try:
         for i, outcome in running:
             results[i] = Result(obligations[i], outcome)

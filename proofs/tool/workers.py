@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Hashable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -62,9 +63,19 @@ def _stop_worker(signum: int, frame: FrameType | None) -> None:
     os._exit(1)
 
 
-def _start_worker() -> None:
+_results: Any = None  # in a worker of run_groups: the queue each task's result goes back on
+
+
+def _start_worker(results: Any = None) -> None:
+    global _results
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
+    _results = results
+
+
+def _run_group(fn: Callable[[T], R], group: list[tuple[int, T]]) -> None:
+    for i, item in group:
+        _results.put((i, fn(item)))
 
 
 def run_tasks(
@@ -99,6 +110,59 @@ def run_tasks(
         _terminate(pool)
         raise Stopped(done) from None
     except GeneratorExit:  # the caller wants no more results: stop the tasks still running
+        _terminate(pool)
+        raise
+    pool.shutdown()
+
+
+def run_groups(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    jobs: int,
+    group: Callable[[T], Hashable],
+    *,
+    failed: Callable[[BaseException], R],
+    tick: Callable[[int], None] | None = None,
+) -> Generator[tuple[int, R], None, None]:
+    """run_tasks, but the items of one ``group`` run one after another in the
+    same worker (what a worker made for the first, the rest reuse), the
+    largest groups first; each result comes back as soon as it is in.  The
+    items of a group whose worker broke answer ``failed(exception)``."""
+    if not items:
+        return
+    groups: dict[Hashable, list[tuple[int, T]]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(group(item), []).append((i, item))
+    ordered = sorted(groups.values(), key=len, reverse=True)
+    results = FORK.Queue()
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(ordered)), mp_context=FORK, initializer=_start_worker, initargs=(results,)
+    )
+    done: list[tuple[int, R]] = []
+    answered: set[int] = set()
+    try:
+        futures = {pool.submit(_run_group, fn, g): g for g in ordered}
+        while len(answered) < len(items):
+            try:
+                i, result = results.get(timeout=TICK)
+            except queue.Empty:
+                for future in [f for f in futures if f.done()]:
+                    why = future.exception()
+                    if why is not None:  # the worker died: what it had not answered fails
+                        for i, _ in futures[future]:
+                            if i not in answered:
+                                results.put((i, failed(why)))
+                    del futures[future]
+            else:
+                answered.add(i)
+                done.append((i, result))
+                yield i, result
+            if tick:
+                tick(sum(f.running() for f in futures))
+    except KeyboardInterrupt:
+        _terminate(pool)
+        raise Stopped(done) from None
+    except GeneratorExit:
         _terminate(pool)
         raise
     pool.shutdown()
