@@ -75,6 +75,15 @@ class Obligation:
         if prepare is not None:
             prepare(self, timeout)
 
+    def learn(self, outcome: Outcome) -> None:
+        """What the runner's module keeps of the obligation's answer, in the
+        worker that forked it (its ``learn(obligation, outcome)``, if any),
+        for the obligations the worker runs next."""
+        module = importlib.import_module(self.runner.partition(":")[0])
+        learn: Callable[[Obligation, Outcome], None] | None = getattr(module, "learn", None)
+        if learn is not None:
+            learn(self, outcome)
+
     def run(self, timeout: float) -> Outcome:
         module, _, name = self.runner.partition(":")
         fn: Callable[[Obligation, float], Outcome] = getattr(importlib.import_module(module), name)

@@ -143,3 +143,43 @@ def test_an_array_field_is_refined_point_by_point() -> None:
         solver.add(z3.Not(_equal(got, want) == (got == want)))
         assert solver.check() == z3.unsat
     assert z3.eq(_equal(z3.Int("i"), z3.Int("j")), z3.Int("i") == z3.Int("j"))
+
+
+def test_a_shared_vc_is_the_same_formula_in_every_obligation_of_its_entry() -> None:
+    """What a worker proves once and reuses (prover.VC.shared) must be the
+    very formula each obligation of the entry states: same hypotheses, same
+    goals, whatever the property."""
+    from impl.variants import variant_class
+    from proofs.z3 import obligations as z3_obligations
+    from proofs.z3.vcs import build
+
+    for function in ("page_add_rmap", "try_to_unmap"):
+        seen: dict[str, str] = {}
+        for ob in z3_obligations(("fixed",)):
+            if ob.function != function or ob.runner != "proofs.z3.run:prove":
+                continue
+            for vc in build(ob.function, ob.prop, variant_class("fixed")).vcs:
+                if vc.shared:
+                    text = "\n".join(t.sexpr() for t in [*vc.hyps, *vc.assume, *(g for _, g in vc.goals)])
+                    assert seen.setdefault(vc.shared, text) == text, (function, ob.name, vc.name)
+        assert any(key.startswith("check") for key in seen) or function == "page_add_rmap"
+
+
+def test_only_what_an_earlier_obligation_proved_is_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from proofs.z3 import obligations as z3_obligations
+    from proofs.z3 import run as z3_run
+
+    monkeypatch.setattr(z3_run, "PROVED", {})
+    first, second = [
+        ob
+        for ob in z3_obligations(("fixed",))
+        if ob.function == "try_to_unmap" and ob.runner == "proofs.z3.run:prove"
+    ][:2]
+    outcome = first.run(60.0)
+    assert outcome.status == "proved" and not any("reused" in row for row in outcome.detail["vcs"])
+    first.learn(outcome)
+    shared = z3_run.PROVED[("try_to_unmap", "fixed")]
+    assert shared == {row["shared"] for row in outcome.detail["vcs"] if "shared" in row} and shared
+    again = second.run(60.0)
+    assert again.status == "proved"
+    assert {row["reused"] for row in again.detail["vcs"] if "reused" in row} == shared

@@ -154,6 +154,7 @@ def discharge(obligation: Obligation, timeout: float, limit: float, cex_dir: Pat
             child.join()
             error = f"the prover's process died (exit code {child.exitcode})"
             return Outcome("error", time.perf_counter() - start, {"error": error})
+        obligation.learn(outcome)
         return dataclasses.replace(outcome, seconds=outcome.seconds + prepared)
     finally:
         child.join()

@@ -58,6 +58,9 @@ class VC:
     # each is searched for a counterexample when the VC is not proved
     alternatives: list[list[Any]] = field(default_factory=list)
     incremental: bool = False  # check its goals in one shared solver (check_incremental)
+    # The same VC in every obligation of its entry and variant (a loop's
+    # check, no fault, the precondition), named: proved once per worker.
+    shared: str = ""
 
 
 @dataclass
@@ -237,13 +240,21 @@ def check_consistent(vc: VC, timeout: float) -> Verdict:
     return Verdict(status, vc.name, [], None, time.perf_counter() - start, 1)
 
 
-def discharge(vcs: list[VC], timeout: float) -> tuple[list[Verdict], list[dict[str, Any]]]:
+def discharge(
+    vcs: list[VC], timeout: float, known: frozenset[str] = frozenset()
+) -> tuple[list[Verdict], list[dict[str, Any]]]:
     """Check every VC (and its consistency); answers the failures (none:
-    proved) and a log line per VC."""
+    proved) and a log line per VC.  A shared VC named in ``known`` was
+    proved, the same formula, by an earlier obligation of this worker: it is
+    logged as ``reused``, not checked again.  A shared VC proved here is
+    logged with its name (``shared``) for the obligations after this one."""
     configure()
     log: list[dict[str, Any]] = []
     failures: list[Verdict] = []
     for vc in vcs:
+        if vc.shared and vc.shared in known and not failures:
+            log.append({"vc": vc.name, "status": "proved", "seconds": 0.0, "reused": vc.shared})
+            continue
         # After a failure the rest are only looked at briefly, for more
         # counterexamples: the obligation has failed already.
         if failures:
@@ -262,4 +273,7 @@ def discharge(vcs: list[VC], timeout: float) -> tuple[list[Verdict], list[dict[s
             log[-1]["consistent_seconds"] = round(consistent.seconds, 3)
             if consistent.status != "proved":
                 failures.append(consistent)
+                continue
+        if vc.shared and not failures:
+            log[-1]["shared"] = vc.shared
     return failures, log

@@ -39,9 +39,23 @@ def prepare(obligation: Obligation, timeout: float) -> None:
         pass
 
 
+# In a worker: (entry, variant) -> the shared VCs (prover.VC.shared) that an
+# obligation it ran proved; the obligations it forks after that reuse them.
+PROVED: dict[tuple[str, str], set[str]] = {}
+
+
+def learn(obligation: Obligation, outcome: Outcome) -> None:
+    """In the worker, once the obligation's process has answered: keep the
+    shared VCs it proved (logged ``shared`` only when proved before any
+    failure of its run; the runner calls this before forking the next)."""
+    proved = {row["shared"] for row in outcome.detail.get("vcs", []) if "shared" in row}
+    PROVED.setdefault((obligation.function, obligation.variant), set()).update(proved)
+
+
 def prove(obligation: Obligation, timeout: float) -> Outcome:
     start = time.perf_counter()
     cls = variant_class(obligation.variant)
+    known = frozenset(PROVED.get((obligation.function, obligation.variant), ()))
     try:
         problem = build(obligation.function, obligation.prop, cls)
     except Unsupported as why:
@@ -51,16 +65,16 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
     # a replaying counterexample sooner.  A VC the first look refutes goes
     # to the search at once; one it cannot settle gets the full budget
     # first (a slow proof is still a proof, and needs no search).
-    failures, log = discharge(problem.vcs, min(timeout, FIRST_LOOK))
+    failures, log = discharge(problem.vcs, min(timeout, FIRST_LOOK), known)
     full = bool(failures) and failures[0].status in ("timeout", "unknown")
     if full:  # slow, not refuted: the full budget before any search
-        failures, log = _again(problem.vcs, log, timeout)
+        failures, log = _again(problem.vcs, log, timeout, known)
     found = None
     if failures and failures[0].status != "vacuous":
         named = tuple(c for f in failures for c in f.conjuncts)
         found = counterexample(obligation.function, obligation.prop, cls, timeout * SEARCH_SHARE, named)
         if found is None and not full:
-            failures, log = _again(problem.vcs, log, timeout)
+            failures, log = _again(problem.vcs, log, timeout, known)
     detail: dict[str, Any] = {"vcs": log, "method": obligation.method, "paths": _paths(problem)}
     if not failures:
         return Outcome("proved", time.perf_counter() - start, detail)
@@ -87,14 +101,14 @@ def prove(obligation: Obligation, timeout: float) -> Outcome:
 
 
 def _again(
-    vcs: list[Any], log: list[dict[str, Any]], timeout: float
+    vcs: list[Any], log: list[dict[str, Any]], timeout: float, known: frozenset[str]
 ) -> tuple[list[Any], list[dict[str, Any]]]:
     """Discharge again with ``timeout``, from the first VC the last run did
     not prove: those before it are proved already (after a failure,
     discharge only glances at the rest, so nothing after it counts)."""
     proved = [row["status"] == row.get("consistent", "proved") == "proved" for row in log]
     done = proved.index(False) if False in proved else len(log)
-    failures, rest = discharge(vcs[done:], timeout)
+    failures, rest = discharge(vcs[done:], timeout, known)
     return failures, [*log[:done], *rest]
 
 

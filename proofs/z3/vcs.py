@@ -190,27 +190,36 @@ def build(name: str, prop: str, cls: type) -> Problem:
             (p, property_goals(prop, entry, h0, p.heap, args, v, answer, want, sums, walked, p.events))
         )
     axioms = registry.axioms
+    # What the code states whatever the property (the loops' checks, no
+    # fault, the precondition's consistency) is stated over the lifted run
+    # alone (its sums' axioms, not the property's): the same VC in every
+    # obligation of the entry, which a worker proves once (``shared``).
+    lifted_axioms = ex.sums.axioms
     # The precondition can hold (in a pinned small world); every other VC's
     # hypotheses are the precondition and a path, whose reachability the
     # bounded witnesses show (proofs.z3.reach).
     small = [pin_chain(h0, n, args) for n in PINNED]
-    vcs: list[VC] = [VC("the precondition can hold", pre, [], alternatives=small)]
-    for check in ex.checks:
-        vcs.append(
-            _vc(f"{check.name}: {_label(check.path)}", [*check.path.cond, *axioms], check.goals, small)
-        )
+    vcs: list[VC] = [VC("the precondition can hold", pre, [], alternatives=small, shared="precondition")]
+    for k, check in enumerate(ex.checks):
+        cond = [*check.path.cond, *lifted_axioms]
+        vcs.append(_vc(f"{check.name}: {_label(check.path)}", cond, check.goals, small, f"check {k}"))
     for i, (p, gs) in enumerate(goals, 1):
         if gs:
             vcs.append(_vc(f"path {i} of {len(goals)}: {_label(p)}", [*p.cond, *axioms], gs, small))
     if prop in (PRESERVE, REFINE, SPEC_REFINES):
-        vcs += [_vc(name, hyps, gs, small) for name, hyps, gs in _fault_vc(ex.faults, axioms)]
+        faults = _fault_vc(ex.faults, lifted_axioms)
+        vcs += [_vc(name, hyps, gs, small, "faults") for name, hyps, gs in faults]
     return Problem(vcs, h0, args, ex)
 
 
-def _vc(name: str, hyps: list[Any], goals: list[tuple[str, Any]], small: list[list[Any]]) -> VC:
+def _vc(
+    name: str, hyps: list[Any], goals: list[tuple[str, Any]], small: list[list[Any]], shared: str = ""
+) -> VC:
     """A path's VC: split by conjunct when need be; its small cases are for
     finding a counterexample fast, not for a consistency check."""
-    return VC(name, hyps, goals, split=True, alternatives=small, check_hyps=False, incremental=True)
+    return VC(
+        name, hyps, goals, split=True, alternatives=small, check_hyps=False, incremental=True, shared=shared
+    )
 
 
 __all__ = ["Bound", "Problem", "build"]
