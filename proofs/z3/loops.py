@@ -156,6 +156,28 @@ REMOVE_WALK = LoopInvariant(
     _remove_body,
 )
 
+# ------------------------------------------------------------ DEBUG_RMAP
+
+
+def _not_mapped_body(v: View) -> Goals:
+    i = v.g["i"]
+    return [
+        ("position in range", _in_range(v, i)),
+        ("pc is the node at i", v.loc("pc") == _node_at(v, i)),
+    ]
+
+
+NOT_MAPPED_WALK = LoopInvariant(
+    "_debug_check_not_mapped",
+    0,
+    "DEBUG_RMAP not-mapped walk",
+    "Before the entry at position i: pc is its node (the walk only reads).",
+    (("i", INT),),
+    lambda v: {"i": z3.IntVal(0)},
+    lambda before, after: {"i": before.g["i"] + 1},
+    _not_mapped_body,
+)
+
 # ------------------------------------------------------------ try_to_unmap
 
 
@@ -322,5 +344,6 @@ UNMAP_GIVE_UP_WALK = LoopInvariant(
 )
 
 LOOPS: dict[tuple[str, int], LoopInvariant] = {
-    (inv.function, inv.loop): inv for inv in (REFERENCED_WALK, REMOVE_WALK, UNMAP_WALK, UNMAP_GIVE_UP_WALK)
+    (inv.function, inv.loop): inv
+    for inv in (REFERENCED_WALK, REMOVE_WALK, NOT_MAPPED_WALK, UNMAP_WALK, UNMAP_GIVE_UP_WALK)
 }

@@ -64,9 +64,8 @@ METHOD = (
 CALL_METHOD = "z3 unbounded at each call site; helper failures unsat, or a witness replayed on impl/"
 LOCKS = "rep_locks_released"
 # The seed's DEBUG_RMAP checks a caller must satisfy, lifted from their code
-# (page_add_rmap's _debug_check_not_mapped assumes what its precondition's
-# "ptep is not recorded yet" states; its walk has no loop invariant).
-DEBUG_CHECKS = {"page_add_rmap": "_debug_check_args"}
+# (the not-mapped check's walk with its loop invariant, proofs.z3.loops).
+DEBUG_CHECKS = {"page_add_rmap": ("_debug_check_args", "_debug_check_not_mapped")}
 NOT_FOUND = 'DEBUG_RMAP [rmap.c:178]: the pte is on a reverse-mapped page (the "should NEVER happen" report)'
 
 
@@ -384,17 +383,26 @@ def _debug_goals(ex: Recorder, cls: type, callee: Entry, c: Any, t: Any) -> list
     h = c.path.heap
     if callee.name == "page_remove_rmap":
         return [(NOT_FOUND, z3.Implies(normal(h), recorded(h, t)))]
-    check = DEBUG_CHECKS.get(callee.name)
-    if check is None:
-        return []
-    rmap = c.arguments["self"]
-    method = ex.method(cls.__mro__, check, rmap, None)  # type: ignore[arg-type]
-    mark = len(ex.faults)
-    ex.call(method.func, method.owner, (rmap, c.arguments["page"], c.arguments["ptep"]), {}, c.path)
-    faults = ex.faults[mark:]
-    del ex.faults[mark:]
-    k = len(c.path.cond)
-    return [(f"DEBUG_RMAP {check}: no BUG ({f.why})", z3.Not(conj(f.path.cond[k:]))) for f in faults]
+    rmap, k = c.arguments["self"], len(c.path.cond)
+    goals = []
+    for check in DEBUG_CHECKS.get(callee.name, ()):
+        method = ex.method(cls.__mro__, check, rmap, None)  # type: ignore[arg-type]
+        faults, checks = len(ex.faults), len(ex.checks)
+        ex.call(method.func, method.owner, (rmap, c.arguments["page"], c.arguments["ptep"]), {}, c.path)
+        # its loop's initiation and consecution, and no BUG, on this call's path
+        goals += [
+            (
+                f"DEBUG_RMAP {check}: {ch.name}",
+                z3.Implies(conj(ch.path.cond[k:]), conj(t for _, t in ch.goals)),
+            )
+            for ch in ex.checks[checks:]
+        ]
+        goals += [
+            (f"DEBUG_RMAP {check}: no BUG ({f.why})", z3.Not(conj(f.path.cond[k:])))
+            for f in ex.faults[faults:]
+        ]
+        del ex.faults[faults:], ex.checks[checks:]
+    return goals
 
 
 def _file(func: Any) -> str:
