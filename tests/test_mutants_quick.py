@@ -162,3 +162,18 @@ def test_a_mutant_is_killed_and_the_unmutated_code_passes(
     verdict = judge.judge(weakened)
     assert verdict.status == "killed" and verdict.killed_by and verdict.killed_by.startswith("tests: ")
     assert copied.read_text() == original  # the mutant was taken out again
+
+
+def test_again_starts_only_from_a_run_of_that_stage_alone(tmp_path: Path, all_mutants: list[Mutant]) -> None:
+    """--again re-judges one stage's survivors: it refuses what is not a run
+    of that stage alone over today's mutants, in one line (exit 2)."""
+    from proofs.tool.cli import UsageError
+    from proofs.tool.mutants.command import _earlier
+
+    contracts = stage_report("contracts")
+    if not contracts.exists():
+        pytest.skip("no committed contracts stage run")
+    assert _earlier(str(contracts), "contracts", all_mutants)["stage_alone"] == "contracts"
+    for path, stage in ((contracts, "prove"), (contracts, None), (tmp_path / "none.json", "contracts")):
+        with pytest.raises(UsageError):
+            _earlier(str(path), stage, all_mutants)

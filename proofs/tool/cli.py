@@ -396,6 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="judge every mutant by this stage alone, for its kill rate (report: results/mutants-STAGE.json)",
     )
     p.add_argument("--report", default=None, metavar="FILE", help="write the report here")
+    p.add_argument(
+        "--again",
+        default=None,
+        metavar="REPORT",
+        help="with --stage: judge again only the mutants that REPORT (a run of that stage alone) says "
+        "survived or could not be seen, on the code as it is now; keep its other verdicts",
+    )
     p.add_argument("--jobs", type=int, default=0, help="parallel mutants (default: one per core)")
     return parser
 

@@ -59,6 +59,24 @@ def stale_equivalents(mutants: list[Mutant], entries: dict[str, Equivalent] = EQ
     ]
 
 
+AGAIN = ("survived", "blind")  # what --again judges again
+
+
+def _earlier(path: str, stage: str | None, mutants: list[Mutant]) -> dict[str, Any]:
+    """The report --again starts from: a run of this stage alone over these mutants."""
+    if stage is None:
+        raise cli.UsageError("--again needs --stage: it re-judges one stage's survivors")
+    try:
+        body: dict[str, Any] = json.loads(Path(path).read_text())
+        by_id = {m["ident"]: m for m in body["mutants"]}
+        same = body["stage_alone"] == stage and set(by_id) == {m.ident for m in mutants}
+    except (OSError, ValueError, KeyError, TypeError) as why:
+        raise cli.UsageError(f"--again {path}: not a mutants report ({why})") from None
+    if not same:
+        raise cli.UsageError(f"--again {path}: not a run of the {stage} stage alone over today's mutants")
+    return body
+
+
 def run(args: argparse.Namespace) -> int:
     workers = cli.jobs(args.jobs)
     if args.report is not None:
@@ -68,8 +86,12 @@ def run(args: argparse.Namespace) -> int:
     report = args.report or (None if args.quick else str(default))
     with tempfile.TemporaryDirectory() as tmp:
         mutants = enumerate_mutants(make_copy(Path(tmp) / "scan"))
+    earlier = _earlier(args.again, stage, mutants) if args.again else None
     stale = stale_equivalents(mutants) + (stale_equivalents(mutants, BLIND.get(stage, {})) if stage else [])
     chosen = quick_subset(mutants) if args.quick else mutants
+    if earlier is not None:
+        status = {m["ident"]: m["status"] for m in earlier["mutants"]}
+        chosen = [m for m in chosen if status[m.ident] in AGAIN]
     workers = min(workers, len(chosen)) or 1  # each worker is a private copy of the project
     alone = f", judged by the {stage} stage alone" if stage else ""
     print(f"{len(chosen)} of {len(mutants)} mutants, {workers} workers{alone}", flush=True)
@@ -93,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"rmap-verify mutants: {why}", file=sys.stderr)
         return EXIT_FAILED
     seconds = time.perf_counter() - start
+    again: dict[str, Any] = {}
+    if earlier is not None:  # today's verdicts in place of the earlier ones, in the earlier order
+        fresh = {v.ident: v for v in verdicts}
+        verdicts = [fresh.get(m["ident"]) or Verdict(**m) for m in earlier["mutants"]]
+        again = {"again_of": {"commit": earlier["commit"], "judged_again": sorted(fresh)}}
     totals = summarize(verdicts, alone=stage is not None)
     if report:
         body = {
@@ -107,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
             **info,
             "timeout": {"factor": TIMEOUT_FACTOR, "minimum_seconds": TIMEOUT_MIN},
             "seconds": round(seconds, 1),
+            **again,
             "totals": totals,
             "stale_equivalents": stale,
             "mutants": [asdict(v) for v in verdicts],
