@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     stage = args.stage
     default = stage_report(stage) if stage else DEFAULT_REPORT
     report = args.report or (None if args.quick else str(default))
+    commit = head_commit()  # what the copies are made of, now: HEAD may move while it runs
     with tempfile.TemporaryDirectory() as tmp:
         mutants = enumerate_mutants(make_copy(Path(tmp) / "scan"))
     earlier = _earlier(args.again, stage, mutants) if args.again else None
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     if report:
         body = {
             "tool": f"cosmic-ray {version('cosmic-ray')}",
-            "commit": head_commit(),
+            "commit": commit,
             "cores": os.cpu_count(),
             "quick": args.quick,
             "stage_alone": stage,
