@@ -126,14 +126,15 @@ def run_groups(
 ) -> Generator[tuple[int, R], None, None]:
     """run_tasks, but the items of one ``group`` run one after another in the
     same worker (what a worker made for the first, the rest reuse), the
-    largest groups first; each result comes back as soon as it is in.  The
-    items of a group whose worker broke answer ``failed(exception)``."""
+    groups in the order of their first items (a caller printing in item
+    order can start early); each result comes back as soon as it is in.
+    The items of a group whose worker broke answer ``failed(exception)``."""
     if not items:
         return
     groups: dict[Hashable, list[tuple[int, T]]] = {}
     for i, item in enumerate(items):
         groups.setdefault(group(item), []).append((i, item))
-    ordered = sorted(groups.values(), key=len, reverse=True)
+    ordered = list(groups.values())
     results = FORK.Queue()
     pool = ProcessPoolExecutor(
         max_workers=min(jobs, len(ordered)), mp_context=FORK, initializer=_start_worker, initargs=(results,)
