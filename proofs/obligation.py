@@ -65,6 +65,14 @@ class Obligation:
     def ident(self) -> str:
         return f"{self.name} [{self.variant}]"
 
+    def shares(self) -> tuple[str, ...]:
+        """What the obligation shares with others (the runner runs such
+        obligations in one worker): its module's ``share_key(obligation)``,
+        if it has one, else its function and variant."""
+        module = importlib.import_module(self.runner.partition(":")[0])
+        key: Callable[[Obligation], tuple[str, ...]] | None = getattr(module, "share_key", None)
+        return key(self) if key is not None else (self.function, self.variant)
+
     def prepare(self, timeout: float) -> None:
         """What the runner's module can do before the obligation's own process
         starts (its ``prepare(obligation, timeout)``, if it has one), to share

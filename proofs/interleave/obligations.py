@@ -151,6 +151,11 @@ def _explored_cleanly(ob: Obligation, timeout: float) -> tuple[list[Exploration]
     return found, timed_out or _crashed(found)
 
 
+def share_key(ob: Obligation) -> tuple[str, ...]:
+    """Every interleaving obligation of a variant reads the same explorations."""
+    return (__name__, ob.variant)
+
+
 def prepare(ob: Obligation, timeout: float) -> None:
     """Explore, in the worker, the worlds the obligation reads, before its
     own process forks: the trylock obligations read the same explorations,

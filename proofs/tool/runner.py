@@ -166,8 +166,8 @@ def _discharge_task(task: tuple[Obligation, float, float, Path]) -> Outcome:
     return discharge(*task)
 
 
-def _shares(task: tuple[Obligation, float, float, Path]) -> tuple[str, str]:
-    return task[0].function, task[0].variant
+def _shares(task: tuple[Obligation, float, float, Path]) -> tuple[str, ...]:
+    return task[0].shares()
 
 
 def _worker_failed(why: BaseException) -> Outcome:
@@ -195,8 +195,8 @@ def prove(
     ]
     results: dict[int, Result] = {}
     tick = progress.tick if progress else None
-    # The obligations of one function and variant run in one worker: they
-    # share what their engines prepare (the lifted code, the explorations).
+    # The obligations that share what their engine prepares (the lifted code
+    # of one function and variant, a variant's explorations) run in one worker.
     running = run_groups(_discharge_task, tasks, jobs, _shares, failed=_worker_failed, tick=tick)
     try:
         for i, outcome in running:
