@@ -269,6 +269,7 @@ def test_json_report(registry: list[Obligation], capsys: pytest.CaptureFixture[s
     assert report["variant"] == "all"
     assert report["settings"] == {
         "pattern": None,
+        "deep": False,
         "affected_by": None,
         "fail_fast": False,
         "timeout": 5.0,
@@ -351,3 +352,17 @@ def test_only_a_counterexample_is_explained_by_a_finding(
     assert code == EXIT_FAILED
     assert "selfcheck answers_unknown [seed]  (no finding explains this)" in out
     assert re.search(r"1 unknown in \d+\.\d s; 1 failure\(s\) no finding explains$", out.rstrip())
+
+
+def test_the_long_searches_run_with_deep_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --deep, prove leaves the reachability searches out (and says
+    so when -k names only them); with it, every obligation runs."""
+    from proofs.registry import OBLIGATIONS
+    from proofs.tool.runner import select
+
+    fixed = [ob for ob in OBLIGATIONS if ob.variant == "fixed"]
+    quick = select(OBLIGATIONS, "fixed", None, deep=False)
+    assert {ob.prop for ob in fixed} - {ob.prop for ob in quick} == {"reachability"}
+    assert select(OBLIGATIONS, "fixed", None, deep=True) == fixed
+    assert main(["prove", "--list", "-k", "reachability"]) == 2
+    assert "--deep" in capsys.readouterr().err

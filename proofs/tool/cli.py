@@ -242,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="select by an expression: words, and, or, not, ( )",
     )
     p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also the long searches: the reachability obligations (a witness per branch arm, "
+        "replayed line by line); CI and the README's main job run them",
+    )
+    p.add_argument(
         "--affected-by",
         default=None,
         metavar="FILE:NAME",

@@ -34,7 +34,7 @@ from impl.fixes import FIXES
 from impl.rmap_seed import SeedRmap
 from impl.variants import VARIANTS, fixes_of, variant_class
 from proofs.findings import FINDINGS
-from proofs.obligation import Obligation, Outcome
+from proofs.obligation import SEARCHES, Obligation, Outcome
 from proofs.tool import cli
 from proofs.tool.cexreplay import CEX_DIR, checked
 from proofs.tool.cli import UsageError
@@ -78,16 +78,21 @@ def engine(ob: Obligation) -> str:
     return next((name for prefix, name in ENGINES.items() if module.startswith(prefix)), module)
 
 
-def select(obligations: Sequence[Obligation], variant: str, pattern: str | None) -> list[Obligation]:
-    """The obligations of the variant (or of all) that the ``-k`` expression selects."""
+def select(
+    obligations: Sequence[Obligation], variant: str, pattern: str | None, deep: bool = True
+) -> list[Obligation]:
+    """The obligations of the variant (or of all) that the ``-k`` expression
+    selects; without ``deep``, not the long searches (obligation.SEARCHES)."""
     variants = tuple(VARIANTS) if variant == "all" else (variant,)
-    of_variant = [ob for ob in obligations if ob.variant in variants]
+    of_variant = [ob for ob in obligations if ob.variant in variants and (deep or ob.prop not in SEARCHES)]
     matches = compile_expression(pattern) if pattern is not None else None
     chosen = [ob for ob in of_variant if matches is None or matches(keywords(ob))]
     if not chosen:
         if pattern is None:
             raise UsageError(f"there are no obligations for variant {variant}")
-        raise UsageError(f"-k {pattern!r} selects none of the {len(of_variant)} obligations ({variant})")
+        hint = "" if deep else "; the long searches (reachability) run only with --deep"
+        count = len(of_variant)
+        raise UsageError(f"-k {pattern!r} selects none of the {count} obligations ({variant}){hint}")
     return chosen
 
 
@@ -301,7 +306,7 @@ def execute(args: argparse.Namespace, obligations: Sequence[Obligation], *, out:
     """``prove`` with its command-line arguments, over the given obligations."""
     out = out or sys.stdout
     jobs, timeout = cli.jobs(args.jobs), _timeout(args.timeout)
-    selected = select(obligations, args.variant, args.pattern)
+    selected = select(obligations, args.variant, args.pattern, args.deep)
     if args.affected_by is not None:
         selected = affected_by(selected, args.affected_by)
     if args.fail_fast and args.expect_findings:
@@ -335,6 +340,7 @@ def execute(args: argparse.Namespace, obligations: Sequence[Obligation], *, out:
     if args.json_out:
         settings = {
             "pattern": args.pattern,
+            "deep": args.deep,
             "affected_by": args.affected_by,
             "fail_fast": args.fail_fast,
             "timeout": timeout,

@@ -144,7 +144,20 @@ def stages(copy: Path, *, quick: bool = False, only: str | None = None) -> list[
         # decides (-x); only the obligations the mutated function can change run.
         Stage(
             "prove",
-            (py, "-c", RUN_CLI, "prove", "--variant", "fixed", "--jobs", "1", "--timeout", "60", "-x"),
+            (
+                py,
+                "-c",
+                RUN_CLI,
+                "prove",
+                "--variant",
+                "fixed",
+                "--deep",
+                "--jobs",
+                "1",
+                "--timeout",
+                "60",
+                "-x",
+            ),
             "proofs/tool/runner.py",
             ("--affected-by", "{file}:{function}"),
             PROVE_NARROWED,
