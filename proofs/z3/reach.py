@@ -29,7 +29,6 @@ precondition or reached by a replaying witness, and reported.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,14 +42,16 @@ from proofs.obligation import Obligation, Outcome
 from proofs.z3 import invariants as inv
 from proofs.z3.branches import Observed, Recorder, arms_of, chain_text, observe
 from proofs.z3.decode import decode
+from proofs.z3.ghosts import POSTS
 from proofs.z3.heap import FIELDS, FLAG_BITS, Heap, fresh_heap
 from proofs.z3.invariants import normal, recorded
 from proofs.z3.lift import Config, Path, Unsupported, common_prefix
+from proofs.z3.loops import LOOPS
 from proofs.z3.properties import ENTRIES, Args, Entry
 from proofs.z3.prover import VC, check_incremental, check_vc, configure
 from proofs.z3.search import _model, plain, world_pins
 from proofs.z3.values import conj, disj, term
-from proofs.z3.vcs import ENTRY_FUNCTIONS, entry_args, function_of, lifted, run_entry
+from proofs.z3.vcs import ENTRY_FUNCTIONS, entry_args, function_of, run_entry
 
 REACH, CALL_SITES = "reachability", "call-site preconditions"
 CALLERS = ("map", "zap", "reclaim")
@@ -122,27 +123,18 @@ class Run:
     n: int = -1  # the pinned chain length; -1: unbounded (proof mode)
 
 
-def prepare(obligation: Obligation, timeout: float) -> None:
-    """In the worker, before the obligation's process forks: the entry's
-    lifted run (the one the z3 obligations of proofs.z3.run share) and its
-    pinned worlds, which the reachability and call-site obligations of one
-    function both read.  A failure is left for the obligation to report."""
-    cls = variant_class(obligation.variant)
-    entry = ENTRIES[obligation.function]
-    try:
-        proof_run(entry, cls)
-        for n in chains(entry):
-            pinned_run(entry, cls, n)
-    except Exception:  # reported by prove(), in the obligation's own process
-        pass
-
-
 def proof_run(entry: Entry, cls: type) -> Run:
-    run = lifted(entry.name, cls)
-    return Run(run.executor, run.h0, run.args, [*run.pre, *run.executor.sums.axioms])
+    """The entry lifted from its precondition, recording its arms and calls.
+    (In the obligation's own process, not shared with the z3 obligations'
+    lifted run: shared through the worker, z3 missed witnesses it finds
+    otherwise, see proofs/results/prove-reach.json.)"""
+    h0, args = fresh_heap("s"), entry_args(entry)
+    pre = [*inv.world_facts(h0), *[t for _, t in entry.pre(h0, args)]]
+    ex = Recorder(cls, Config("proof", LOOPS, POSTS), ENTRY_FUNCTIONS)
+    run_entry(ex, entry, cls, args, Path(tuple(pre), h0))
+    return Run(ex, h0, args, [*pre, *ex.sums.axioms])
 
 
-@functools.cache
 def pinned_run(entry: Entry, cls: type, n: int) -> Run:
     """The entry on a world pinned to a chain of n: the pinned fields are
     substituted into the state, so the generator decides the chain's

@@ -24,7 +24,6 @@ from typing import Any
 import z3
 
 from proofs.z3 import invariants as inv
-from proofs.z3.branches import Recorder
 from proofs.z3.ghosts import POSTS
 from proofs.z3.heap import Heap, fresh_heap
 from proofs.z3.lift import Config, Executor, Path, Site, Terminal, common_prefix, event_kind, merge, value_key
@@ -154,7 +153,7 @@ class Lifted:
     h0: Heap
     args: Args
     pre: list[Any]
-    executor: Recorder
+    executor: Executor
     returns: list[tuple[Path, Any]]
 
 
@@ -167,9 +166,7 @@ def lifted(name: str, cls: type) -> Lifted:
     h0 = fresh_heap("s")
     args = entry_args(entry)
     pre = [*inv.world_facts(h0), *[t for _, t in entry.pre(h0, args)]]
-    # A recording run (which arms, calls and helper answers it met): the
-    # reachability and call-site obligations of proofs.z3.reach read the same one.
-    ex = Recorder(cls, Config("proof", LOOPS, POSTS), ENTRY_FUNCTIONS)
+    ex = Executor(cls, Config("proof", LOOPS, POSTS))
     returns = merged_returns(run_entry(ex, entry, cls, args, Path(tuple(pre), h0)), h0)
     return Lifted(h0, args, pre, ex, returns)
 
