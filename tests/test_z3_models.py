@@ -64,13 +64,20 @@ def _probes(h: Any) -> dict[str, Any]:
 
 
 def _solve(cond: list[Any], probes: dict[str, Any]) -> dict[str, Any] | None:
-    s = z3.Solver()
-    s.add(*cond)
-    if s.check() != z3.sat:
+    # A context of its own: what earlier tests left in the main one can turn
+    # a quantified query's answer into unknown, which must not read as unsat.
+    ctx = z3.Context()
+    s = z3.Solver(ctx=ctx)
+    s.add(*[c.translate(ctx) for c in cond])
+    answer = s.check()
+    assert answer != z3.unknown, f"z3 answered unknown ({s.reason_unknown()}): no verdict on this path"
+    if answer != z3.sat:
         return None
     m = s.model()
     return {
-        k: m.eval(v, model_completion=True).as_long() if z3.is_int(v) else str(m.eval(v))
+        k: m.eval(v.translate(ctx), model_completion=True).as_long()
+        if z3.is_int(v)
+        else str(m.eval(v.translate(ctx)))
         for k, v in probes.items()
     }
 
