@@ -205,6 +205,7 @@ def check_incremental(vc: VC, timeout: float) -> Verdict:
 # query can answer in 0.1 s or not in 10 s), so a few cheap independent
 # tries settle far more than one long one.
 ALONE_RLIMIT = 4_000_000
+ALONE_CAP = 3.0  # seconds: the most a try may take, whatever its resource count
 ALONE_TRIES = ((0, False), (0, True), (7, True), (7, False))  # (seed, equations solved first)
 
 
@@ -220,6 +221,9 @@ def _settled_alone(vc: VC, goal: Any) -> int:
             solver = z3.Solver(ctx=ctx)
         solver.set("random_seed", seed)
         solver.set("rlimit", ALONE_RLIMIT)
+        # a solver made from tactics may not stop at the resource count: a
+        # wall-clock cap too, so that a try can only cost its share
+        solver.set("timeout", int(ALONE_CAP * 1000))
         solver.set("mbqi", False)
         solver.add(*[a.translate(ctx) for a in reduced])
         if solver.check() == z3.unsat:
