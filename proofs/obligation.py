@@ -69,12 +69,15 @@ class Obligation:
     def ident(self) -> str:
         return f"{self.name} [{self.variant}]"
 
+    def _hook(self, name: str) -> Any:
+        """The runner's module's optional ``name(obligation, ...)``, or None."""
+        return getattr(importlib.import_module(self.runner.partition(":")[0]), name, None)
+
     def shares(self) -> tuple[str, ...]:
         """What the obligation shares with others (the runner runs such
         obligations in one worker): its module's ``share_key(obligation)``,
         if it has one, else its function and variant."""
-        module = importlib.import_module(self.runner.partition(":")[0])
-        key: Callable[[Obligation], tuple[str, ...]] | None = getattr(module, "share_key", None)
+        key: Callable[[Obligation], tuple[str, ...]] | None = self._hook("share_key")
         return key(self) if key is not None else (self.function, self.variant)
 
     def prepare(self, timeout: float) -> None:
@@ -82,8 +85,7 @@ class Obligation:
         starts (its ``prepare(obligation, timeout)``, if it has one), to share
         among the obligations one worker runs; it takes no longer than the
         obligation itself may."""
-        module = importlib.import_module(self.runner.partition(":")[0])
-        prepare: Callable[[Obligation, float], None] | None = getattr(module, "prepare", None)
+        prepare: Callable[[Obligation, float], None] | None = self._hook("prepare")
         if prepare is not None:
             prepare(self, timeout)
 
@@ -91,8 +93,7 @@ class Obligation:
         """What the runner's module keeps of the obligation's answer, in the
         worker that forked it (its ``learn(obligation, outcome)``, if any),
         for the obligations the worker runs next."""
-        module = importlib.import_module(self.runner.partition(":")[0])
-        learn: Callable[[Obligation, Outcome], None] | None = getattr(module, "learn", None)
+        learn: Callable[[Obligation, Outcome], None] | None = self._hook("learn")
         if learn is not None:
             learn(self, outcome)
 
