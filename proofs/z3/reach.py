@@ -240,12 +240,16 @@ def unreachable(run: Run, conds: list[tuple[Any, ...]], name: str, quick: bool =
 # ---------------------------------------------------------------- reachability
 
 
-def reachability(name: str, cls: type, variant: str, timeout: float) -> tuple[str, dict[str, Any]]:
+def _start(name: str, cls: type, timeout: float) -> tuple[Entry, float, str, Run]:
+    """What both checks start from: the entry, its deadline, its function and its lifted run."""
     configure()
     entry = ENTRIES[name]
     deadline = time.perf_counter() + timeout
-    mine = function_of(entry)
-    proof = proof_run(entry, cls)
+    return entry, deadline, function_of(entry), proof_run(entry, cls)
+
+
+def reachability(name: str, cls: type, variant: str, timeout: float) -> tuple[str, dict[str, Any]]:
+    entry, deadline, mine, proof = _start(name, cls, timeout)
     funcs = sorted(
         proof.ex.own.get(mine, ()), key=lambda f: (f.__code__.co_filename, f.__code__.co_firstlineno)
     )
@@ -300,11 +304,7 @@ def reachability(name: str, cls: type, variant: str, timeout: float) -> tuple[st
 
 
 def call_sites(name: str, cls: type, variant: str, timeout: float) -> tuple[str, dict[str, Any]]:
-    configure()
-    entry = ENTRIES[name]
-    deadline = time.perf_counter() + timeout
-    mine = function_of(entry)
-    proof = proof_run(entry, cls)
+    entry, deadline, mine, proof = _start(name, cls, timeout)
     ex = proof.ex
     by_site: dict[str, list[Any]] = {}
     for c in list(ex.calls):
