@@ -155,7 +155,7 @@ class Session:
     def apply(self, op: Mapping[str, Any] | Op) -> dict[str, Any]:
         """Run one operation (validated here when given as plain data) and return its state record."""
         if not isinstance(op, Op):
-            op = _validated(op)
+            op = validated(op)
         name = _name(op)
         if isinstance(op, World):
             try:
@@ -395,7 +395,8 @@ def _name(op: Op) -> str:
     return str(type(op).__struct_config__.tag)
 
 
-def _validated(op: object) -> Op:
+def validated(op: object) -> Op:
+    """An operation given as plain data, checked against the schema (TraceError if it is not one)."""
     try:
         return convert(op)
     except SchemaError as why:

@@ -25,7 +25,7 @@ from impl.c.mirror import HOLDERS, WorldInfo, mirror
 from impl.c.native import Oracle, OracleError, code_site
 from impl.kernel import SWAP_NAMES, Bug, Deadlock, Event, Kernel, KernelFault, Oops
 from impl.refinement import Step
-from impl.trace import Session, TraceError, replay_on
+from impl.trace import Session, TraceError, replay_on, validated
 from impl.trace_schema import (
     Map,
     Op,
@@ -33,13 +33,11 @@ from impl.trace_schema import (
     PageRemoveRmap,
     Reclaim,
     Referenced,
-    SchemaError,
     TryToUnmap,
     TryToUnmapOne,
     World,
     Zap,
     as_dict,
-    convert,
 )
 from impl.variants import make_rmap
 from impl.world import WorldError, allocations_let_through, build_world
@@ -197,10 +195,7 @@ class CSession(Session):
     def apply(self, op: Mapping[str, Any] | Op) -> dict[str, Any]:
         """Run one operation (validated here when given as plain data) on the C; its state record."""
         if not isinstance(op, Op):
-            try:
-                op = convert(op)
-            except SchemaError as why:
-                raise TraceError(str(why)) from None
+            op = validated(op)
         name = str(as_dict(op)["op"])
         if isinstance(op, World):
             try:

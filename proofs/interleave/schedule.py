@@ -24,8 +24,8 @@ from typing import Any
 
 from impl.flush_rules import flush_violations
 from impl.kernel import Deadlock, Event, KernelFault
-from impl.trace import Session, TraceError
-from impl.trace_schema import Map, Op, Paths, ScheduleStep, SchemaError, World, as_dict, convert
+from impl.trace import Session, TraceError, validated
+from impl.trace_schema import Map, Op, Paths, ScheduleStep, World, as_dict, convert
 from proofs.interleave.execution import Execution, PathRun, StepRecord
 from proofs.interleave.locks import RETRY_WAIT, LockingRuleBroken, lock_label
 from proofs.interleave.world import PathSpec, paths_op, setup_trace
@@ -53,10 +53,7 @@ class ScheduleSession(Session):
 
     def apply(self, op: Mapping[str, Any] | Op) -> dict[str, Any]:
         if not isinstance(op, Op):
-            try:
-                op = convert(op)
-            except SchemaError as why:
-                raise TraceError(str(why)) from None
+            op = validated(op)
         if isinstance(op, Paths):
             return self._paths(op)
         if isinstance(op, ScheduleStep):
