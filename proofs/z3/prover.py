@@ -23,7 +23,12 @@ SEED = 0
 # unknown or timeout is retried with the next fixed seed (same seeds every
 # run, so runs repeat), splitting the query's time between the attempts.
 SEEDS = ((0, 0.5), (7, 0.25), (42, 0.25))
-AFTER_FAILURE = 1.0  # seconds per VC once the obligation has failed
+# Once the obligation has failed, each VC after it gets one short look:
+# counted by z3's resource count (a count exceeded stays exceeded, where a
+# wall-clock timeout z3 misses in a phase it does not interrupt can leave a
+# check running), with a wall-clock cap besides.
+AFTER_FAILURE = 1.0  # seconds
+AFTER_FAILURE_RLIMIT = 500_000
 # A split VC is first tried whole, within this much of z3's deterministic
 # resource count (the largest whole VC here needs about 1.5 million, a
 # second or so): the choice to fall back to per-conjunct checks then does
@@ -169,7 +174,9 @@ def check_incremental(vc: VC, timeout: float) -> Verdict:
     goal conjunct in turn (tried whole, a VC's goals are often slower).  A
     conjunct the shared solver cannot settle within QUICK_RLIMIT gets a
     check of its own (``check_vc``: fresh context, fixed seeds, the whole
-    timeout, the small cases), so an answer never rests on the shortcut."""
+    timeout, the small cases), so an answer never rests on the shortcut.
+    Before the quick tries of a proof, its small cases are looked at for a
+    counterexample (``_refuted_small``)."""
     start = time.perf_counter()
     ctx = z3.Context()
     solver = _solver(timeout, SEED, ctx, QUICK_RLIMIT)
@@ -184,6 +191,10 @@ def check_incremental(vc: VC, timeout: float) -> Verdict:
             return Verdict(
                 "counterexample", vc.name, [name], solver.model(), time.perf_counter() - start, checks
             )
+        refuted, looked = _refuted_small(vc, goal)
+        checks += looked
+        if refuted is not None:
+            return Verdict("counterexample", vc.name, [name], refuted, time.perf_counter() - start, checks)
         tries = _settled_alone(vc, goal)
         checks += tries or len(ALONE_TRIES)
         if tries:
@@ -195,6 +206,27 @@ def check_incremental(vc: VC, timeout: float) -> Verdict:
             verdict.seconds = time.perf_counter() - start
             return verdict
     return Verdict("proved", vc.name, [], None, time.perf_counter() - start, checks)
+
+
+# A goal the shared solver could not settle is first looked for false in
+# the VC's small cases (pinned chains: nearly quantifier-free, so z3 finds
+# a model at once where the unpinned query gives up), each within this
+# resource count: a wrong change is refuted in a tenth of a second, and a
+# true goal pays about as much for the look.
+SMALL_RLIMIT = 1_000_000
+SMALL_CAP = 2.0  # seconds per small case, whatever its resource count
+
+
+def _refuted_small(vc: VC, goal: Any) -> tuple[Any, int]:
+    """A model of the hypotheses, a small case and the negated goal (a
+    counterexample to the VC, as the small case only adds constraints),
+    or None; and how many cases were looked at."""
+    cases = vc.alternatives or ([vc.search] if vc.search else [])
+    for looked, pins in enumerate(cases, 1):
+        answer, solver = _check([*vc.hyps, *vc.assume, z3.Not(goal), *pins], SMALL_CAP, SMALL_RLIMIT)
+        if answer == "sat":
+            return solver.model(), looked
+    return None, len(cases)
 
 
 # What a goal the shared solver could not settle is tried with next: the
@@ -259,14 +291,13 @@ def discharge(
         if vc.shared and vc.shared in known and not failures:
             log.append({"vc": vc.name, "status": "proved", "seconds": 0.0, "reused": vc.shared})
             continue
-        # After a failure the rest are only looked at briefly, for more
-        # counterexamples: the obligation has failed already.
         if failures:
-            # Only the pinned small case, briefly: enough to find more
-            # counterexamples, and the obligation has failed already.
+            # The obligation has failed already: the rest only get their
+            # pinned small case, briefly, enough to find more counterexamples.
             vc = VC(vc.name, [*vc.hyps, *vc.search], vc.goals, [], [], vc.assume, split=False)
-        budget = timeout if not failures else min(timeout, AFTER_FAILURE)
-        verdict = check_incremental(vc, budget) if vc.incremental else check_vc(vc, budget)
+            verdict = check_vc(vc, min(timeout, AFTER_FAILURE), AFTER_FAILURE_RLIMIT)
+        else:
+            verdict = check_incremental(vc, timeout) if vc.incremental else check_vc(vc, timeout)
         log.append({"vc": vc.name, "status": verdict.status, "seconds": round(verdict.seconds, 3)})
         if verdict.status != "proved":
             failures.append(verdict)
