@@ -11,6 +11,7 @@ follows can tell them apart.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Hashable, Sequence
@@ -42,6 +43,74 @@ from spec.ops import ACTIVATE
 # ---------------------------------------------------------------- executions
 
 
+class Signal:
+    """A one-place handoff between two threads: ``give`` wakes the one
+    waiting in ``take``.  A plain lock, held while nothing is given (any
+    thread may release a Lock): the control passes thousands of times per
+    exploration, and threading.Semaphore's Python-level condition costs
+    several times as much per pass."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def give(self) -> None:
+        self._lock.release()
+
+    def take(self) -> None:
+        self._lock.acquire()
+
+
+class _Threads:
+    """Threads kept for the next path once theirs has ended: an exploration
+    starts a path thousands of times, and starting a thread each time was
+    most of its cost."""
+
+    def __init__(self) -> None:
+        self._forget()
+        # A forked child (the runner forks each obligation's process from a
+        # worker that explored) has none of the parent's threads.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._idle: list[_Inbox] = []
+        self._guard = threading.Lock()
+
+    def run(self, job: Any) -> None:
+        with self._guard:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = _Inbox()
+            threading.Thread(target=self._serve, args=(inbox,), daemon=True).start()
+        inbox.put(job)
+
+    def _serve(self, inbox: _Inbox) -> None:
+        while True:
+            inbox.get()()
+            with self._guard:
+                self._idle.append(inbox)
+
+
+class _Inbox:
+    """One job at a time for one kept thread."""
+
+    def __init__(self) -> None:
+        self._ready = Signal()
+        self._job: Any = None
+
+    def put(self, job: Any) -> None:
+        self._job = job
+        self._ready.give()
+
+    def get(self) -> Any:
+        self._ready.take()
+        job, self._job = self._job, None
+        return job
+
+
+_THREADS = _Threads()
+
+
 class _Abandon(BaseException):
     """Unwinds a suspended path when its execution is dropped."""
 
@@ -63,7 +132,7 @@ class PathRun:
     attempt: int = 1
     again: frozenset[str] = frozenset()  # ptes answered SWAP_AGAIN on the first attempt
     abort: bool = False
-    go: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+    go: Signal = field(default_factory=Signal)
 
     @property
     def done(self) -> bool:
@@ -139,13 +208,12 @@ class Execution:
         self.k, self.rmap = k, rmap
         k.on_acquire = self._point
         rmap.on_unmap_answer = self._answered  # type: ignore[attr-defined]
-        self.back = threading.Semaphore(0)
+        self.back = Signal()
         self.events = StepEvents()
         self.paths = [PathRun(i, spec, f"cpu{i}") for i, spec in enumerate(paths)]
         self.current = self.paths[0]
         for path in self.paths:
-            thread = threading.Thread(target=self._run, args=(path,), daemon=True)
-            thread.start()
+            _THREADS.run(lambda path=path: self._run(path))
             self._resume(path)
             if path.status == "crashed" or path.pending is None:
                 self.close()
@@ -163,7 +231,7 @@ class Execution:
 
     # -- inside the path threads
     def _run(self, path: PathRun) -> None:
-        path.go.acquire()
+        path.go.take()
         try:
             if not path.abort:
                 self._program(path)
@@ -175,7 +243,7 @@ class Execution:
             self.events.crash = f"{path.spec.label()}: {path.fault}"
         finally:
             path.pending, path.frames = None, ()
-            self.back.release()
+            self.back.give()
 
     def _program(self, path: PathRun) -> None:
         k, spec = self.k, path.spec
@@ -202,8 +270,8 @@ class Execution:
         path = self.current
         path.pending = acquire
         path.frames = _capture(sys._getframe(1))
-        self.back.release()
-        path.go.acquire()
+        self.back.give()
+        path.go.take()
         if path.abort:
             raise _Abandon
         path.pending = None
@@ -225,8 +293,8 @@ class Execution:
     def _resume(self, path: PathRun) -> None:
         self.current = path
         self.k.cpu = path.cpu
-        path.go.release()
-        self.back.acquire()
+        path.go.give()
+        self.back.take()
 
     def enabled(self) -> list[int]:
         return [p.index for p in self.paths if not p.done and self._can_move(p)]
