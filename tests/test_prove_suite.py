@@ -18,9 +18,7 @@ committed time always runs).  ``rmap-verify prove`` runs everything.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -32,12 +30,11 @@ from proofs.registry import OBLIGATIONS
 from proofs.tool.cexreplay import safe_name
 from proofs.tool.console import failure_text
 from proofs.tool.result import Result
-from proofs.tool.runner import prove
+from proofs.tool.runner import committed_rows, prove
 
 TIMEOUT = 30.0  # seconds per solver query; the issue's target is under 2 s per obligation
 JOBS = 2
 BUDGET = 60.0  # seconds of committed obligation time in the default run (about 35 s on 2 jobs)
-RESULTS = Path(__file__).resolve().parent.parent / "proofs" / "results"
 
 
 def param_id(ob: Obligation) -> str:
@@ -46,14 +43,9 @@ def param_id(ob: Obligation) -> str:
 
 def _committed() -> tuple[dict[str, float], dict[str, list[str]]]:
     """Each obligation's time and findings in the committed results."""
-    seconds, findings = {}, {}
-    for variant in VARIANTS:
-        path = RESULTS / f"prove-{variant}.json"
-        if path.exists():
-            rows = json.loads(path.read_text(encoding="utf-8"))["obligations"]
-            seconds.update({row["ident"]: float(row["seconds"]) for row in rows})
-            findings.update({row["ident"]: list(row.get("findings") or ()) for row in rows})
-    return seconds, findings
+    rows = committed_rows()
+    seconds = {ident: float(row["seconds"]) for ident, row in rows.items()}
+    return seconds, {ident: list(row.get("findings") or ()) for ident, row in rows.items()}
 
 
 COMMITTED_SECONDS, COMMITTED_FINDINGS = _committed()

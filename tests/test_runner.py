@@ -23,6 +23,7 @@ from proofs.tool import selfcheck
 from proofs.tool.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, build_parser, main
 from proofs.tool.result import is_bounded
 from proofs.tool.runner import execute, select
+from proofs.tool.workers import run_groups
 
 PROVED = [selfcheck.obligation("proves", variant) for variant in ("seed", "fixed")]
 F1_SEED = selfcheck.obligation("finds_f1", "seed")
@@ -247,6 +248,23 @@ def test_results_print_in_registry_order_whatever_finishes_first(
     assert code == EXIT_OK
     idents = [line.split("  ")[-1] for line in out.splitlines() if line.startswith("[")]
     assert idents == ["selfcheck proves_slowly [seed]", "selfcheck proves [seed]"]
+
+
+def _echo(item: str) -> str:
+    return item
+
+
+def test_the_costliest_group_starts_first() -> None:
+    """Given expected costs, the groups start costliest first (one worker:
+    the order they answer in); without, in the order of their first items."""
+    items = ["a1", "a2", "b1", "c1"]
+    cost = {"a": 1.0, "b": 5.0, "c": 3.0}  # per item: group a costs 2
+
+    def answered(**costs: object) -> list[str]:
+        return [r for _, r in run_groups(_echo, items, 1, lambda s: s[0], failed=str, **costs)]  # type: ignore[arg-type]
+
+    assert answered(cost=lambda s: cost[s[0]]) == ["b1", "c1", "a1", "a2"]
+    assert answered() == items
 
 
 def test_a_failure_on_seed_without_a_finding_is_flagged(

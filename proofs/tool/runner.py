@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.table import Table
 from rich.text import Text
@@ -40,6 +40,7 @@ from proofs.tool.cexreplay import CEX_DIR, checked
 from proofs.tool.cli import UsageError
 from proofs.tool.console import Progress, console, facts, failure
 from proofs.tool.derived import with_findings
+from proofs.tool.paths import RESULTS
 from proofs.tool.report import to_json, to_junit
 from proofs.tool.result import Result, exit_code, is_bounded, missing_findings, summary_line
 from proofs.tool.select import compile_expression
@@ -175,6 +176,22 @@ def _shares(task: tuple[Obligation, float, float, Path]) -> tuple[str, ...]:
     return task[0].shares()
 
 
+def committed_rows() -> dict[str, dict[str, Any]]:
+    """Each obligation's row in the committed reports (proofs/results/prove-*.json), by ident."""
+    rows: dict[str, dict[str, Any]] = {}
+    for path in sorted(RESULTS.glob("prove-*.json")):
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            rows.update({row["ident"]: row for row in report["obligations"]})
+        except (ValueError, KeyError, TypeError):
+            continue  # a report of another shape gives no rows
+    return rows
+
+
+# An obligation with no committed time is taken to cost this much.
+UNKNOWN_SECONDS = 1.0
+
+
 def _worker_failed(why: BaseException) -> Outcome:
     return Outcome("error", 0.0, {"error": f"worker failed: {type(why).__name__}: {why}"})
 
@@ -202,7 +219,17 @@ def prove(
     tick = progress.tick if progress else None
     # The obligations that share what their engine prepares (the lifted code
     # of one function and variant, a variant's explorations) run in one worker.
-    running = run_groups(_discharge_task, tasks, jobs, _shares, failed=_worker_failed, tick=tick)
+    # The costliest groups (by the committed reports' times) start first.
+    known = {ident: float(row.get("seconds") or 0.0) for ident, row in committed_rows().items()}
+    running = run_groups(
+        _discharge_task,
+        tasks,
+        jobs,
+        _shares,
+        failed=_worker_failed,
+        tick=tick,
+        cost=lambda task: known.get(task[0].ident, UNKNOWN_SECONDS),
+    )
     try:
         for i, outcome in running:
             results[i] = Result(obligations[i], outcome)

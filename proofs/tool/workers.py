@@ -123,11 +123,14 @@ def run_groups(
     *,
     failed: Callable[[BaseException], R],
     tick: Callable[[int], None] | None = None,
+    cost: Callable[[T], float] | None = None,
 ) -> Generator[tuple[int, R], None, None]:
     """run_tasks, but the items of one ``group`` run one after another in the
-    same worker (what a worker made for the first, the rest reuse), the
-    groups in the order of their first items (a caller printing in item
-    order can start early); each result comes back as soon as it is in.
+    same worker (what a worker made for the first, the rest reuse); each
+    result comes back as soon as it is in.  The groups start in the order
+    of their first items (a caller printing in item order can start early),
+    or, given each item's expected ``cost``, costliest group first (the
+    longest first, the shortest fill in: the workers end closer together).
     The items of a group whose worker broke answer ``failed(exception)``."""
     if not items:
         return
@@ -135,6 +138,8 @@ def run_groups(
     for i, item in enumerate(items):
         groups.setdefault(group(item), []).append((i, item))
     ordered = list(groups.values())
+    if cost is not None:
+        ordered.sort(key=lambda g: -sum(cost(item) for _, item in g))
     results = FORK.Queue()
     pool = ProcessPoolExecutor(
         max_workers=min(jobs, len(ordered)), mp_context=FORK, initializer=_start_worker, initargs=(results,)
