@@ -80,11 +80,15 @@ def tasks(
     fail_fast: bool = False,
     record: bool = False,
 ) -> list[Task]:
-    """One task per contract: its chosen conditions, explored together."""
-    by_name: dict[str, list[int | None]] = {}
+    """Up to two tasks per contract: its chosen postconditions, explored
+    together, and its diffbehavior condition apart (each follows its own
+    chain of fixes; apart, the two run side by side on two workers)."""
+    by_task: dict[tuple[str, bool], list[int | None]] = {}
     for name, index in chosen:
-        by_name.setdefault(name, []).append(index)
-    return [(variant, name, tuple(ix), budget, bounds, fail_fast, record) for name, ix in by_name.items()]
+        by_task.setdefault((name, index is None), []).append(index)
+    return [
+        (variant, name, tuple(ix), budget, bounds, fail_fast, record) for (name, _), ix in by_task.items()
+    ]
 
 
 def _verdicts(chosen: list[Task], jobs: int) -> Iterator[list[Verdict]]:
@@ -156,8 +160,8 @@ def check(
         out("diffbehavior: does the variant behave as fixed on every input the contract allows?")
         for verdict in diffs:
             out(_show_verdict(verdict))
-    finished = {v.function for v in verdicts}
-    not_run = [f"{name} {keywords((name, i))[1]}" for name, i in chosen if name not in finished]
+    finished = {(v.function, v.condition == SAME_AS_FIXED) for v in verdicts}
+    not_run = [f"{name} {keywords((name, i))[1]}" for name, i in chosen if (name, i is None) not in finished]
     posts = [v for v in verdicts if v.condition != SAME_AS_FIXED]
     unexplained = [c for v in posts for c in v.counterexamples if not c.explained_by]
     unexplained_diffs = [c for v in diffs for c in v.counterexamples if not c.explained_by]
