@@ -129,6 +129,29 @@ def test_a_goal_the_shared_solver_leaves_is_only_proved_when_true() -> None:
     assert verdict.status == "counterexample" and verdict.conjuncts == ["false"]
 
 
+def test_a_small_case_refutes_only_a_false_goal() -> None:
+    """The look at a VC's small cases before the quick tries
+    (prover._refuted_small) answers a model only where the negated goal
+    holds with the hypotheses: the false goal is refuted in a pinned case,
+    the true one in none of them, and a VC with no small case is not looked at."""
+    from proofs.z3 import prover
+
+    n = z3.Int("n")
+    a = z3.Array("a", z3.IntSort(), z3.IntSort())
+    k = z3.Int("k")
+    hyps = [n > 0, z3.ForAll([k], z3.Implies(z3.And(k >= 0, k < n), a[k] > 0), patterns=[a[k]])]
+    true_goal = z3.ForAll([k], z3.Implies(z3.And(k >= 1, k < n), a[k] > 0))
+    false_goal = z3.ForAll([k], z3.Implies(z3.And(k >= 0, k <= n), a[k] > 0))
+    cases = [[n == 1], [n == 2]]
+    vc = prover.VC("small", hyps, [("true", true_goal), ("false", false_goal)], alternatives=cases)
+    model, looked = prover._refuted_small(vc, false_goal)
+    assert model is not None and looked == 1
+    # the model breaks the false goal where it reaches past the hypotheses: at k == n
+    assert z3.is_true(model.eval((a[n] <= 0).translate(model.ctx), model_completion=True))
+    assert prover._refuted_small(vc, true_goal) == (None, 2)
+    assert prover._refuted_small(prover.VC("none", hyps, []), false_goal) == (None, 0)
+
+
 def test_an_array_field_is_refined_point_by_point() -> None:
     """α's array fields are stated as ∀x. got[x] == want[x]: the same truth
     as ``==`` of the arrays (extensionality), whose negation z3 reads at one
