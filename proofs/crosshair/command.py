@@ -204,7 +204,17 @@ def check(
         "not_run": not_run,
         "cpu_seconds": round(cpu, 1),
         "wall_seconds": round(time.perf_counter() - start, 1),
-    } | ({"recorded": {v.function: v.record for v in verdicts}} if record else {})
+    } | ({"recorded": _recorded(verdicts)} if record else {})
+
+
+def _recorded(verdicts: list[Verdict]) -> dict[str, Any]:
+    """Each contract's recorded worlds: its postconditions' exploration's,
+    which come first (its diffbehavior condition, a task of its own, explores
+    once more and may go through other worlds)."""
+    out: dict[str, Any] = {}
+    for v in verdicts:
+        out.setdefault(v.function, v.record)
+    return out
 
 
 def _row(verdict: Verdict) -> dict[str, Any]:
