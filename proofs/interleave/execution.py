@@ -12,9 +12,10 @@ follows can tell them apart.
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Literal
@@ -73,39 +74,22 @@ class _Threads:
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
-        self._idle: list[_Inbox] = []
+        self._idle: list[queue.SimpleQueue[Callable[[], None]]] = []  # each kept thread's inbox
         self._guard = threading.Lock()
 
-    def run(self, job: Any) -> None:
+    def run(self, job: Callable[[], None]) -> None:
         with self._guard:
             inbox = self._idle.pop() if self._idle else None
         if inbox is None:
-            inbox = _Inbox()
+            inbox = queue.SimpleQueue()
             threading.Thread(target=self._serve, args=(inbox,), daemon=True).start()
         inbox.put(job)
 
-    def _serve(self, inbox: _Inbox) -> None:
+    def _serve(self, inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
         while True:
             inbox.get()()
             with self._guard:
                 self._idle.append(inbox)
-
-
-class _Inbox:
-    """One job at a time for one kept thread."""
-
-    def __init__(self) -> None:
-        self._ready = Signal()
-        self._job: Any = None
-
-    def put(self, job: Any) -> None:
-        self._job = job
-        self._ready.give()
-
-    def get(self) -> Any:
-        self._ready.take()
-        job, self._job = self._job, None
-        return job
 
 
 _THREADS = _Threads()
