@@ -176,7 +176,8 @@ class Heap(Mapping[str, Any]):
 
     def changed(self, other: Heap) -> list[str]:
         """The fields whose terms differ (syntactically) from ``other``'s."""
-        return [n for n in FIELDS if not z3.eq(self._terms[n], other._terms[n])]
+        mine, theirs = self._terms, other._terms
+        return [n for n in FIELDS if mine[n] is not theirs[n] and not z3.eq(mine[n], theirs[n])]
 
 
 def fresh_heap(tag: str) -> Heap:
@@ -189,5 +190,5 @@ def ite_heap(c: Any, a: Heap, b: Heap) -> Heap:
     out = {}
     for name in FIELDS:
         x, y = a[name], b[name]
-        out[name] = x if z3.eq(x, y) else z3.If(c, x, y)
+        out[name] = x if x is y or z3.eq(x, y) else z3.If(c, x, y)
     return Heap(out)

@@ -260,7 +260,7 @@ class Executor(Expressions):
             mine = {k: v for k, v in p.ghosts.items() if k[0] == frame.serial}
             ghosts = {k: v for k, v in p.ghosts.items() if k not in mine}
             out.append((p.but(locals=path.locals, ghosts=ghosts), value))
-        return out
+        return join_returns(out, frame.site(source.node), path.heap)
 
     # ------------------------------------------------------------ statements
 
@@ -307,6 +307,7 @@ class Executor(Expressions):
                 for p, v in self.eval(test, path):
                     for arm, taken in self.fork(p, truth(v), site, ("then", "else")):
                         flow.add(self.block(body if arm else orelse, [taken]))
+                flow.normal = join(flow.normal, site, self.frame.entry.heap)
                 return flow
             case ast.Match():
                 return self.match(stmt, path, site)
@@ -408,6 +409,7 @@ class Executor(Expressions):
                                 later.append(taken)
                 rest = later
             flow.normal += rest  # no case matched: the match does nothing
+        flow.normal = join(flow.normal, site, self.frame.entry.heap)
         return flow
 
     def raise_(self, exc: ast.expr | None, path: Path, site: Site) -> None:
@@ -593,6 +595,48 @@ def merge_alike(paths: list[Path], site: Site, what: Callable[[Path], Any]) -> l
     return [merge(group, site) for group in groups.values()]
 
 
+def _join_key(p: Path, base: Heap) -> Any:
+    return (
+        tuple(str(event_kind(e)) for e in p.events),
+        tuple(sorted(p.locals)),
+        value_key(p.ghosts),
+        p.fresh,
+        tuple(p.heap.changed(base)),
+    )
+
+
+def join(paths: list[Path], site: Site, base: Heap) -> list[Path]:
+    """The paths that meet after a branch, merged where they can be one path
+    (the same kinds of events, locals, ghosts and allocations; locals whose
+    values cannot be one value keep their paths apart): later statements are
+    then run once, not once per path (Serval's merge at join points)."""
+    if len(paths) < 2:
+        return paths
+    groups: dict[Any, list[Path]] = {}
+    for p in paths:
+        groups.setdefault(_join_key(p, base), []).append(p)
+    out = []
+    for group in groups.values():
+        try:
+            merged = merge(group, site)
+        except Unsupported:
+            out += group
+            continue
+        joined = (*merged.branches, (str(site), "joined"))
+        out.append(merged if len(group) == 1 else merged.but(branches=joined))
+    return out
+
+
+def join_returns(results: list[tuple[Path, Any]], site: Site, base: Heap) -> list[tuple[Path, Any]]:
+    """A call's returns merged into one per answer (see ``join``)."""
+    if len(results) < 2:
+        return results
+    by_value: dict[Any, list[tuple[Path, Any]]] = {}
+    for p, v in results:
+        by_value.setdefault(value_key(v), []).append((p, v))
+    return [(q, group[0][1]) for group in by_value.values() for q in join([p for p, _ in group], site, base)]
+
+
 def merge(paths: list[Path], site: Site) -> Path:
     """One path standing for several that reach the same point."""
     if len(paths) == 1:
@@ -612,7 +656,8 @@ def merge(paths: list[Path], site: Site) -> Path:
     if any(p.ghosts != first.ghosts for p in rest):
         raise Unsupported(f"{site}: paths reaching this loop come through different loops")
     events = merge_events([p.events for p in paths], [z3.Not(conj(p.cond[shared:])) for p in rest])
-    return Path(cond, heap, local_values, events, (), first.ghosts, max(p.fresh for p in paths))
+    branches = first.branches[: common_prefix([p.branches for p in paths])]
+    return Path(cond, heap, local_values, events, branches, first.ghosts, max(p.fresh for p in paths))
 
 
 UNKNOWN_EVENTS = ("events", "the merged paths logged different kinds of events")

@@ -17,6 +17,7 @@ hold proves nothing).
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -123,8 +124,11 @@ def property_goals(
 
 
 def _label(path: Path) -> str:
+    """The arms a path took, a run of the same arm (a helper's check, called
+    from several places) written once with its count."""
     arms = [f"{site.rsplit('/', 1)[-1]} {label}" for site, label in path.branches]
-    return ", ".join(arms) if arms else "straight through"
+    runs = [(arm, len(list(group))) for arm, group in itertools.groupby(arms)]
+    return ", ".join(arm if n == 1 else f"{arm} ×{n}" for arm, n in runs) if arms else "straight through"
 
 
 def _fault_vc(
