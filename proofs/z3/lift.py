@@ -220,6 +220,12 @@ class Executor(Expressions):
     def drop(self, path: Path, why: str, site: Site) -> None:
         self.dropped.append(Terminal("caller precondition", path, why, site))
 
+    def join_base(self, start: Path) -> Heap | None:
+        """What joined paths must have changed alike: in ``proof`` mode the
+        fields changed since ``start`` (joined across that, a VC gets far
+        harder for z3); unrolled on a pinned chain, nothing."""
+        return start.heap if self.config.mode == "proof" else None
+
     @property
     def frame(self) -> Frame:
         return self.stack[-1]
@@ -260,7 +266,7 @@ class Executor(Expressions):
             mine = {k: v for k, v in p.ghosts.items() if k[0] == frame.serial}
             ghosts = {k: v for k, v in p.ghosts.items() if k not in mine}
             out.append((p.but(locals=path.locals, ghosts=ghosts), value))
-        return join_returns(out, frame.site(source.node), path.heap)
+        return join_returns(out, frame.site(source.node), self.join_base(path))
 
     # ------------------------------------------------------------ statements
 
@@ -307,7 +313,7 @@ class Executor(Expressions):
                 for p, v in self.eval(test, path):
                     for arm, taken in self.fork(p, truth(v), site, ("then", "else")):
                         flow.add(self.block(body if arm else orelse, [taken]))
-                flow.normal = join(flow.normal, site, self.frame.entry.heap)
+                flow.normal = join(flow.normal, site, self.join_base(self.frame.entry))
                 return flow
             case ast.Match():
                 return self.match(stmt, path, site)
@@ -409,7 +415,7 @@ class Executor(Expressions):
                                 later.append(taken)
                 rest = later
             flow.normal += rest  # no case matched: the match does nothing
-        flow.normal = join(flow.normal, site, self.frame.entry.heap)
+        flow.normal = join(flow.normal, site, self.join_base(self.frame.entry))
         return flow
 
     def raise_(self, exc: ast.expr | None, path: Path, site: Site) -> None:
@@ -595,17 +601,17 @@ def merge_alike(paths: list[Path], site: Site, what: Callable[[Path], Any]) -> l
     return [merge(group, site) for group in groups.values()]
 
 
-def _join_key(p: Path, base: Heap) -> Any:
+def _join_key(p: Path, base: Heap | None) -> Any:
     return (
         tuple(str(event_kind(e)) for e in p.events),
         tuple(sorted(p.locals)),
         value_key(p.ghosts),
         p.fresh,
-        tuple(p.heap.changed(base)),
+        tuple(p.heap.changed(base)) if base is not None else (),
     )
 
 
-def join(paths: list[Path], site: Site, base: Heap) -> list[Path]:
+def join(paths: list[Path], site: Site, base: Heap | None) -> list[Path]:
     """The paths that meet after a branch, merged where they can be one path
     (the same kinds of events, locals, ghosts and allocations; locals whose
     values cannot be one value keep their paths apart): later statements are
@@ -627,7 +633,7 @@ def join(paths: list[Path], site: Site, base: Heap) -> list[Path]:
     return out
 
 
-def join_returns(results: list[tuple[Path, Any]], site: Site, base: Heap) -> list[tuple[Path, Any]]:
+def join_returns(results: list[tuple[Path, Any]], site: Site, base: Heap | None) -> list[tuple[Path, Any]]:
     """A call's returns merged into one per answer (see ``join``)."""
     if len(results) < 2:
         return results
