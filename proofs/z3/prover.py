@@ -167,6 +167,13 @@ def check_vc(vc: VC, timeout: float, rlimit: int = 0) -> Verdict:
 # gets a solver of its own (the hardest goal here needs about 1.5 million
 # there): counted, not timed, so that the machine's load does not decide.
 QUICK_RLIMIT = 2_000_000
+# The shared solver's seed, chosen by measurement: how long a quantified goal
+# takes there hinges on it (the default suite's z3 obligations, one run per
+# seed: seed 0 sum 22-24 s, slowest 3.0-3.2 s; seed 7 22-27 s, slowest
+# 2.2-2.5 s; seeds 1, 3, 11, 42: 34-41 s, slowest 5.4-7.6 s).  Any seed
+# is sound: only unsat is taken as proved; a change to impl/ may want
+# another.
+SHARED_SEED = 7
 
 
 def check_incremental(vc: VC, timeout: float) -> Verdict:
@@ -179,7 +186,7 @@ def check_incremental(vc: VC, timeout: float) -> Verdict:
     counterexample (``_refuted_small``)."""
     start = time.perf_counter()
     ctx = z3.Context()
-    solver = _solver(timeout, SEED, ctx, QUICK_RLIMIT)
+    solver = _solver(timeout, SHARED_SEED, ctx, QUICK_RLIMIT)
     solver.add(*[h.translate(ctx) for h in [*vc.hyps, *vc.assume]])
     checks = 0
     for name, goal in vc.goals:
