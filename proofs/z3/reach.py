@@ -36,20 +36,19 @@ from typing import Any
 
 import z3
 
-from impl.kernel import PG_direct
 from impl.variants import VARIANTS, variant_class
 from proofs.obligation import Obligation, Outcome
 from proofs.z3 import invariants as inv
 from proofs.z3.branches import Observed, Recorder, arms_of, chain_text, observe
 from proofs.z3.decode import decode
 from proofs.z3.ghosts import POSTS
-from proofs.z3.heap import FIELDS, FLAG_BITS, Heap, fresh_heap
+from proofs.z3.heap import Heap, fresh_heap
 from proofs.z3.invariants import normal, recorded
 from proofs.z3.lift import Config, Path, Unsupported, common_prefix
 from proofs.z3.loops import LOOPS
 from proofs.z3.properties import ENTRIES, Args, Entry
 from proofs.z3.prover import VC, check_incremental, check_vc, configure
-from proofs.z3.search import _model, plain, world_pins
+from proofs.z3.search import _model, pinned_world, plain
 from proofs.z3.values import conj, disj, term
 from proofs.z3.vcs import ENTRY_FUNCTIONS, entry_args, function_of, run_entry
 
@@ -139,30 +138,13 @@ def pinned_run(entry: Entry, cls: type, n: int) -> Run:
     """The entry on a world pinned to a chain of n: the pinned fields are
     substituted into the state, so the generator decides the chain's
     branches itself and only the environment's choices fork."""
-    h0, args = fresh_heap(f"w{n}"), entry_args(entry)
+    args = entry_args(entry)
     extra = entry.name not in ("page_add_rmap", "map")  # their argument is pte n+1, which they map
-    h, rest = _substituted(h0, world_pins(h0, n, entry, args, extra))
-    bit = z3.BitVecVal(1 << PG_direct, FLAG_BITS)
-    h = h.set("page.flags", (h0["page.flags"] & ~bit) | (bit if n == 1 else z3.BitVecVal(0, FLAG_BITS)))
+    h, rest = pinned_world(fresh_heap(f"w{n}"), n, entry, args, extra)
     pre = [*inv.world_facts(h), *[t for _, t in entry.pre(h, args)], *rest]
     ex = Recorder(cls, Config("bounded", unroll=n + 2), ENTRY_FUNCTIONS)
     run_entry(ex, entry, cls, args, Path(tuple(pre), h))
     return Run(ex, h, args, [*pre, *ex.sums.pins(n)], n)
-
-
-def _substituted(h0: Heap, pins: list[Any]) -> tuple[Heap, list[Any]]:
-    """``h0`` with each pin ``field == value`` substituted; the other pins."""
-    names = {h0[name].get_id(): name for name in FIELDS}
-    subst: dict[str, Any] = {}
-    rest = []
-    for c in pins:
-        name = names.get(c.arg(0).get_id()) if z3.is_eq(c) else None
-        if name is not None and name not in subst:
-            subst[name] = c.arg(1)
-        else:
-            rest.append(c)
-    pairs = [(h0[name], value) for name, value in subst.items()]
-    return h0.update(subst), [z3.substitute(c, *pairs) for c in rest]
 
 
 def reaching(conds: list[tuple[Any, ...]]) -> list[Any]:

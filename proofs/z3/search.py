@@ -23,7 +23,7 @@ from impl.kernel import PG_chainlock, PG_direct, PG_dirty, PG_locked, PG_referen
 from impl.trace import Session, TraceError
 from proofs.z3 import invariants as inv
 from proofs.z3.decode import IO_PFN, decode
-from proofs.z3.heap import Heap, fresh_heap, intern
+from proofs.z3.heap import FIELDS, FLAG_BITS, Heap, fresh_heap, intern
 from proofs.z3.invariants import flag
 from proofs.z3.lift import Config, Executor, Path, common_prefix
 from proofs.z3.pins import pin_chain
@@ -124,6 +124,27 @@ def world_pins(h: Heap, n: int, entry: Entry, args: Args, extra: bool = False) -
     return out
 
 
+def pinned_world(h0: Heap, n: int, entry: Entry, args: Args, extra: bool = False) -> tuple[Heap, list[Any]]:
+    """``h0`` pinned to a world of world_pins: each pin ``field == value``
+    substituted into the state (and the page's PG_direct bit), so that the
+    generator decides the chain's branches itself and only the environment's
+    choices fork; and the pins that are not one field's value."""
+    names = {h0[name].get_id(): name for name in FIELDS}
+    subst: dict[str, Any] = {}
+    rest = []
+    for c in world_pins(h0, n, entry, args, extra):
+        name = names.get(c.arg(0).get_id()) if z3.is_eq(c) else None
+        if name is not None and name not in subst:
+            subst[name] = c.arg(1)
+        else:
+            rest.append(c)
+    pairs = [(h0[name], value) for name, value in subst.items()]
+    h = h0.update(subst)
+    bit = z3.BitVecVal(1 << PG_direct, FLAG_BITS)
+    h = h.set("page.flags", (h0["page.flags"] & ~bit) | (bit if n == 1 else z3.BitVecVal(0, FLAG_BITS)))
+    return h, [z3.substitute(c, *pairs) for c in rest]
+
+
 def plain(h: Heap, n: int) -> list[Any]:
     """The plainest environment, preferred (soft)."""
     out = [z3.Not(flag(h, PG_swapcache)), z3.Not(flag(h, PG_referenced)), z3.Not(flag(h, PG_dirty))]
@@ -156,9 +177,9 @@ def counterexample(
 def _search(
     entry: Entry, prop: str, cls: type, n: int, deadline: float, first: tuple[str, ...] = ()
 ) -> dict[str, Any] | None:
-    h0 = fresh_heap(f"b{n}")
     args = entry_args(entry)
-    pre = [*inv.world_facts(h0), *[t for _, t in entry.pre(h0, args)], *world_pins(h0, n, entry, args)]
+    h0, rest = pinned_world(fresh_heap(f"b{n}"), n, entry, args)
+    pre = [*inv.world_facts(h0), *[t for _, t in entry.pre(h0, args)], *rest]
     ex = Executor(cls, Config("bounded", unroll=n + 2))
     start = Path(tuple(pre), h0)
     returns = merged_returns(run_entry(ex, entry, cls, args, start), h0)
