@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -150,6 +151,27 @@ def test_a_small_case_refutes_only_a_false_goal() -> None:
     assert z3.is_true(model.eval((a[n] <= 0).translate(model.ctx), model_completion=True))
     assert prover._refuted_small(vc, true_goal) == (None, 2)
     assert prover._refuted_small(prover.VC("none", hyps, []), false_goal) == (None, 0)
+
+
+def test_a_goal_a_first_look_leaves_is_proved_by_the_full_procedure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first look (prover.check_incremental with first_look) that gives a
+    goal no quick try answers unknown, never proved or a counterexample; the
+    obligation is then proved by the full procedure (proofs.z3.run: the
+    bounded search finds no trace, the VC gets the whole budget).
+    seed+F4's page_remove_rmap balanced counts has a goal the shared solver
+    leaves to the quick tries."""
+    from impl.variants import variant_class
+    from proofs.z3 import prover, run
+    from proofs.z3.vcs import build
+
+    name = "page_remove_rmap balanced counts"
+    seed = next(ob for ob in OBLIGATIONS if ob.name == name and ob.variant == "seed")
+    obligation = dataclasses.replace(seed, variant="seed+F4")
+    monkeypatch.setattr(prover, "FIRST_LOOK_TRIES", 0)
+    vcs = build(obligation.function, obligation.prop, variant_class("seed+F4")).vcs
+    looked = [prover.check_incremental(vc, 1.5, first_look=True) for vc in vcs if vc.incremental]
+    assert "unknown" in {v.status for v in looked} <= {"proved", "unknown"}
+    assert run.prove(obligation, 30.0).status == "proved"
 
 
 def test_an_array_field_is_refined_point_by_point() -> None:
