@@ -4,7 +4,9 @@
 and kernel helpers they call) with ``inspect`` and executes it
 symbolically over ``proofs.z3.heap``: every path through the code is a
 ``Path`` (its condition, the state, the locals); a branch on a symbolic
-condition forks; a call of the variant's own method, of a caller or of a
+condition forks, and where its arms meet again (after an ``if`` or a
+``match``, at a call's return) the paths that can be one are joined
+(``Executor.join_key``); a call of the variant's own method, of a caller or of a
 helper of impl/kernel.py is inlined (so a subclass's override is what runs),
 except the few helpers with a model in ``proofs.z3.models``.  Python that
 the generator does not support is refused with its file:line and the
