@@ -19,8 +19,9 @@ from proofs.z3 import invariants as inv
 from proofs.z3.callmap import Node, function_node, reachable
 from proofs.z3.ghosts import POSTS
 from proofs.z3.heap import fresh_heap
-from proofs.z3.lift import Config, Executor, Path
+from proofs.z3.lift import Config, Executor
 from proofs.z3.loops import LOOPS
+from proofs.z3.paths import Path
 from proofs.z3.properties import ENTRIES
 from proofs.z3.vcs import entry_args, run_entry
 

@@ -22,8 +22,9 @@ from impl.rmap_fixed import FixedRmap
 from impl.world import InjectedCache
 from proofs.z3.heap import fresh_heap
 from proofs.z3.invariants import world_facts
-from proofs.z3.lift import Config, Executor, Path, Site
+from proofs.z3.lift import Config, Executor
 from proofs.z3.models import MODELS, MODELS_LIST
+from proofs.z3.paths import Path, Site
 from proofs.z3.values import Ptr, Ref, term
 
 SITE = Site("tests/test_z3_models.py", 0, "model")

@@ -39,7 +39,6 @@ from impl.kernel import (
     ENOMEM,
     SWAP_MAP_MAX,
     VM_LOCKED,
-    PG_direct,
     PG_dirty,
     PG_referenced,
     PG_reserved,
@@ -53,12 +52,11 @@ from proofs.z3 import invariants as inv
 from proofs.z3 import properties
 from proofs.z3 import spec as zspec
 from proofs.z3.decode import decode
-from proofs.z3.heap import FLAG_BITS, Heap, fresh_heap
+from proofs.z3.heap import Heap, fresh_heap
 from proofs.z3.invariants import flag, normal
 from proofs.z3.pins import SWAP_ENTRY, address
 from proofs.z3.properties import ENTRIES, Args, Entry
-from proofs.z3.reach import _substituted
-from proofs.z3.search import plain, world_pins
+from proofs.z3.search import pinned_world, plain
 from proofs.z3.spec import FAIL, SUCCESS, Abstract, SumsRegistry, abstract, spec_outcome
 from proofs.z3.values import Record
 from proofs.z3.vcs import entry_args
@@ -317,11 +315,9 @@ class Case:
 
 
 def pinned(entry: Entry, n: int) -> Pinned:
-    h0, args = fresh_heap(f"z{n}"), entry_args(entry)
+    args = entry_args(entry)
     extra = entry.name not in ("page_add_rmap", "map")  # their argument is pte n+1, which they map
-    h, rest = _substituted(h0, world_pins(h0, n, entry, args, extra))
-    bit = z3.BitVecVal(1 << PG_direct, FLAG_BITS)
-    h = h.set("page.flags", (h0["page.flags"] & ~bit) | (bit if n == 1 else z3.BitVecVal(0, FLAG_BITS)))
+    h, rest = pinned_world(fresh_heap(f"z{n}"), n, entry, args, extra)
     registry = SumsRegistry()
     sums = registry.of(h)
     probes = Probes()

@@ -28,7 +28,8 @@ import z3
 from impl import kernel
 from impl.kernel import VMA, KmemCache
 from impl.trace import Session, TraceError
-from proofs.z3.lift import Executor, Path, Site, _short, source_of
+from proofs.z3.lift import Executor, _short, source_of
+from proofs.z3.paths import Path, Site
 from proofs.z3.values import Bound, Ptr, Ref, term
 
 KERNEL = "impl/kernel.py"

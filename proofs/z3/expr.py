@@ -42,7 +42,7 @@ from proofs.z3.values import (
 )
 
 if TYPE_CHECKING:
-    from proofs.z3.lift import Path, Site
+    from proofs.z3.paths import Path, Site
 
 Results = list[tuple["Path", Any]]
 ALLOWED_BUILTINS = ("bool", "isinstance", "getattr", "setattr", "super")

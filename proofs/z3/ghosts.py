@@ -25,7 +25,8 @@ from proofs.z3.spec import SUCCESS, Sums
 from proofs.z3.values import term
 
 if TYPE_CHECKING:
-    from proofs.z3.lift import Frame, Path
+    from proofs.z3.lift import Frame
+    from proofs.z3.paths import Path
 
 INT = z3.IntSort()
 Chain = dict[str, Any]  # g.n, g.nd, g.npos, g.pe, g.ppos

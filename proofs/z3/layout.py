@@ -21,7 +21,8 @@ from proofs.z3.heap import intern
 from proofs.z3.values import EventLog, Opaque, Opt, Ptr, Record, Ref, term
 
 if TYPE_CHECKING:
-    from proofs.z3.lift import Executor, Path, Site
+    from proofs.z3.lift import Executor
+    from proofs.z3.paths import Path, Site
 
 NODE_FIELDS = ("next", "ptep")
 PTE_FIELDS = ("val", "mm", "address", "name")

@@ -34,7 +34,8 @@ from proofs.z3.values import term
 
 if TYPE_CHECKING:
     from proofs.z3.heap import Heap
-    from proofs.z3.lift import Frame, Path
+    from proofs.z3.lift import Frame
+    from proofs.z3.paths import Path
 
 INT = z3.IntSort()
 Goals = list[tuple[str, Any]]

@@ -25,7 +25,8 @@ from impl.kernel import SWAP_MAP_MAX, VMA, Event, KmemCache, Page
 from proofs.z3.values import Ptr, Record, Ref, term
 
 if TYPE_CHECKING:
-    from proofs.z3.lift import Executor, Path, Site
+    from proofs.z3.lift import Executor
+    from proofs.z3.paths import Path, Site
 
 Results = list[tuple["Path", Any]]
 # The ids pte_chain_alloc hands out, in order, on any one path: negative

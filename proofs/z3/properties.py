@@ -30,7 +30,7 @@ from impl.kernel import Event, Page, PG_locked, PG_swapcache
 from proofs.z3 import invariants as inv
 from proofs.z3.heap import Heap, intern
 from proofs.z3.invariants import flag, maps_page, normal, recorded
-from proofs.z3.lift import Unsupported
+from proofs.z3.paths import Unsupported
 from proofs.z3.spec import (
     SUCCESS,
     Abstract,

@@ -44,8 +44,9 @@ from proofs.z3.decode import decode
 from proofs.z3.ghosts import POSTS
 from proofs.z3.heap import Heap, fresh_heap
 from proofs.z3.invariants import normal, recorded
-from proofs.z3.lift import Config, Path, Unsupported, common_prefix
+from proofs.z3.lift import Config
 from proofs.z3.loops import LOOPS
+from proofs.z3.paths import Path, Unsupported, common_prefix
 from proofs.z3.properties import ENTRIES, Args, Entry
 from proofs.z3.prover import VC, check_incremental, check_vc, configure
 from proofs.z3.search import _model, pinned_world, plain

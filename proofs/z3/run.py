@@ -18,7 +18,7 @@ from typing import Any
 
 from impl.variants import variant_class
 from proofs.obligation import Obligation, Outcome
-from proofs.z3.lift import Unsupported
+from proofs.z3.paths import Unsupported
 from proofs.z3.prover import discharge
 from proofs.z3.search import MAX_CHAIN, counterexample
 from proofs.z3.vcs import build, lifted

@@ -25,7 +25,8 @@ from proofs.z3 import invariants as inv
 from proofs.z3.decode import IO_PFN, decode
 from proofs.z3.heap import FIELDS, FLAG_BITS, Heap, fresh_heap, intern
 from proofs.z3.invariants import flag
-from proofs.z3.lift import Config, Executor, Path, common_prefix
+from proofs.z3.lift import Config, Executor
+from proofs.z3.paths import Path, common_prefix
 from proofs.z3.pins import pin_chain
 from proofs.z3.properties import ENTRIES, PRESERVE, REFINE, SPEC_REFINES, Args, Entry
 from proofs.z3.spec import SUCCESS, Sums

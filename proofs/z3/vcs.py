@@ -27,8 +27,9 @@ import z3
 from proofs.z3 import invariants as inv
 from proofs.z3.ghosts import POSTS
 from proofs.z3.heap import Heap, fresh_heap
-from proofs.z3.lift import Config, Executor, Path, Site, Terminal, common_prefix, event_kind, merge, value_key
+from proofs.z3.lift import Config, Executor, Terminal
 from proofs.z3.loops import LOOPS
+from proofs.z3.paths import Path, Site, common_prefix, event_kind, merge, value_key
 from proofs.z3.pins import pin_chain
 from proofs.z3.properties import (
     COUNTS,
