@@ -154,24 +154,31 @@ def test_a_small_case_refutes_only_a_false_goal() -> None:
 
 
 def test_a_goal_a_first_look_leaves_is_proved_by_the_full_procedure(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A first look (prover.check_incremental with first_look) that gives a
-    goal no quick try answers unknown, never proved or a counterexample; the
-    obligation is then proved by the full procedure (proofs.z3.run: the
-    bounded search finds no trace, the VC gets the whole budget).
-    seed+F4's page_remove_rmap balanced counts has a goal the shared solver
-    leaves to the quick tries."""
-    from impl.variants import variant_class
+    """A first look (prover.check_incremental with first_look) answers a
+    goal it leaves unknown, never proved or a counterexample, where the
+    full procedure proves it; and an obligation whose first look leaves
+    goals is still proved (proofs.z3.run: when the bounded search finds no
+    trace, the VC gets the full procedure).  No quick try, and a shared
+    solver with no resources, so that the goals do reach that point."""
     from proofs.z3 import prover, run
-    from proofs.z3.vcs import build
 
+    n = z3.Int("n")
+    a = z3.Array("a", z3.IntSort(), z3.IntSort())
+    k = z3.Int("k")
+    hyps = [n > 0, z3.ForAll([k], z3.Implies(z3.And(k >= 0, k < n), a[k] > 0), patterns=[a[k]])]
+    goal = z3.ForAll([k], z3.Implies(z3.And(k >= 0, k < n - 1), z3.Lambda([k], a[k + 1])[k] > 0))
+    vc = prover.VC("shift", hyps, [("true", goal)], incremental=True)
+    monkeypatch.setattr(prover, "FIRST_LOOK_TRIES", 0)
+    with monkeypatch.context() as starved:
+        starved.setattr(prover, "QUICK_RLIMIT", 1)
+        assert prover.check_incremental(vc, 2.0, first_look=True).status == "unknown"
+        assert prover.check_incremental(vc, 2.0).status == "proved"
+    # seed+F4 has a goal its shared solver leaves (in most process histories);
+    # the bounded search, which finds nothing there, is skipped
+    monkeypatch.setattr(run, "counterexample", lambda *args: None)
     name = "page_remove_rmap balanced counts"
     seed = next(ob for ob in OBLIGATIONS if ob.name == name and ob.variant == "seed")
-    obligation = dataclasses.replace(seed, variant="seed+F4")
-    monkeypatch.setattr(prover, "FIRST_LOOK_TRIES", 0)
-    vcs = build(obligation.function, obligation.prop, variant_class("seed+F4")).vcs
-    looked = [prover.check_incremental(vc, 1.5, first_look=True) for vc in vcs if vc.incremental]
-    assert "unknown" in {v.status for v in looked} <= {"proved", "unknown"}
-    assert run.prove(obligation, 30.0).status == "proved"
+    assert run.prove(dataclasses.replace(seed, variant="seed+F4"), 30.0).status == "proved"
 
 
 def test_an_array_field_is_refined_point_by_point() -> None:
