@@ -165,9 +165,9 @@ def merge(paths: list[Path], site: Site) -> Path:
         try:
             local_values = {n: ite(c, local_values[n], p.locals[n]) for n in names}
         except TypeError as why:
-            raise Unsupported(f"{site}: paths reaching this loop disagree on a local: {why}") from None
+            raise Unsupported(f"{site}: paths that meet here disagree on a local: {why}") from None
     if any(p.ghosts != first.ghosts for p in rest):
-        raise Unsupported(f"{site}: paths reaching this loop come through different loops")
+        raise Unsupported(f"{site}: paths that meet here come through different loops")
     events = merge_events([p.events for p in paths], [z3.Not(conj(p.cond[shared:])) for p in rest])
     branches = first.branches[: common_prefix([p.branches for p in paths])]
     return Path(cond, heap, local_values, events, branches, first.ghosts, max(p.fresh for p in paths))
