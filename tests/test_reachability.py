@@ -105,3 +105,32 @@ def test_the_obligations_are_registered_for_every_variant() -> None:
     idents = {ob.ident for ob in OBLIGATIONS if ob.prop in (REACH, CALL_SITES)}
     assert "try_to_unmap reachability [seed]" in idents
     assert all(f"{c} call-site preconditions [fixed]" in idents for c in CALLERS)
+
+
+def test_a_pinned_world_counts_every_swap_holder() -> None:
+    """The pinned worlds' swap slot counts at least the ptes holding an entry
+    (search.world_pins): two ptes holding the entry beside a slot counting 1
+    is no world (it does not validate), and z3 once gave exactly that model,
+    so a witness never replayed and the reachability obligation answered
+    unknown, depending on which model came first.  With two holders, every
+    model decodes to a world that validates."""
+    import z3
+
+    from impl.world import as_world
+    from proofs.z3.decode import decode
+    from proofs.z3.pins import SWAP_ENTRY
+    from proofs.z3.properties import ENTRIES
+    from proofs.z3.reach import pinned_run
+
+    run = pinned_run(ENTRIES["page_remove_rmap"], FixedRmap, 2)
+    h, t = run.h, run.args.t
+    two_holders = [t == 2, h.select("pte.swap", 2) == SWAP_ENTRY, h.select("pte.swap", 3) == SWAP_ENTRY]
+    solver = z3.Solver()
+    solver.add(*run.hyps, *two_holders, h.select("swap.count", SWAP_ENTRY) == 1)
+    assert solver.check() == z3.unsat
+    solver = z3.Solver()
+    solver.add(*run.hyps, *two_holders)
+    assert solver.check() == z3.sat
+    world = decode(solver.model(), h, 2, "page_remove_rmap", run.args)["trace"][0]
+    assert sum("swap" in pte for pte in world["ptes"]) == 2
+    as_world(world)  # raises WorldError when the slot counts fewer than its holders

@@ -89,11 +89,8 @@ def decode(model: z3.ModelRef, h: Heap, n: int, function: str, args: Any) -> dic
     for pte, p in zip(ptes, universe, strict=True):
         if holds_swap[p]:
             pte["swap"] = SWAP_ENTRY
-    # Every swap entry the model gives is decoded as the one slot: it counts
-    # at least the ptes that now hold it (the model's ptes may have held
-    # other entries, each counted in a slot of its own).
-    slot = max(v(h.select("swap.count", SWAP_ENTRY)), sum(holds_swap.values()), 1)
-    swap = {str(SWAP_ENTRY): slot} if swapcache or any(holds_swap.values()) else {}
+    slot = v(h.select("swap.count", SWAP_ENTRY))
+    swap = {str(SWAP_ENTRY): max(slot, 1)} if swapcache or any(holds_swap.values()) else {}
     # A present pte off the chain (world_pins' extra; never page_add_rmap's
     # argument, which the last operation maps) is mapped first.
     extra = n + 1 if present[n + 1] and function not in ("page_add_rmap", "map") else None

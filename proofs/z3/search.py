@@ -27,7 +27,7 @@ from proofs.z3.heap import FIELDS, FLAG_BITS, Heap, fresh_heap, intern
 from proofs.z3.invariants import flag
 from proofs.z3.lift import Config, Executor
 from proofs.z3.paths import Path, common_prefix
-from proofs.z3.pins import pin_chain
+from proofs.z3.pins import SWAP_ENTRY, pin_chain
 from proofs.z3.properties import ENTRIES, PRESERVE, REFINE, SPEC_REFINES, Args, Entry
 from proofs.z3.spec import SUCCESS, Sums
 from proofs.z3.values import conj, disj
@@ -122,6 +122,12 @@ def world_pins(h: Heap, n: int, entry: Entry, args: Args, extra: bool = False) -
     for m in universe:
         mine = [z3.If(z3.And(p <= n, h.select("pte.mm", p) == m), 1, 0) for p in universe]
         out.append(h.select("mm.rss", m) == z3.Sum(mine))
+    # The world's one swap slot (the decoder gives every entry a pte holds to
+    # it) counts at least the ptes that hold one: a world that counts fewer
+    # does not validate, so no trace of it can replay.
+    holds = [z3.And(z3.Not(h.select("pte.present", p)), h.select("pte.swap", p) >= 0) for p in universe]
+    holders = [z3.If(c, 1, 0) for c in holds]
+    out.append(h.select("swap.count", SWAP_ENTRY) >= z3.Sum(holders))
     return out
 
 
